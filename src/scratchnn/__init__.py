@@ -1,0 +1,57 @@
+"""scratchnn: neural networks from scratch on NumPy, as *Neural Networks from Scratch* builds them.
+
+Inputs are batches shaped ``(n_samples, n_features)``; ``Dense(n_inputs, n_neurons)`` holds
+``weights`` (n_inputs, n_neurons) and ``biases`` (1, n_neurons) and computes
+``inputs @ weights + biases``. The book's own names live in :mod:`scratchnn.book`.
+"""
+
+from ._random import seed
+from ._version import __version__
+from .activations import LeakyReLU, Linear, ReLU, Sigmoid, Softmax, Tanh
+from .errors import DatasetError, ModelFileError, ScratchnnError, TrainingDivergedError
+from .gradcheck import GradcheckResult, gradcheck
+from .layers import Dense, Dropout, Layer
+from .losses import (
+    BinaryCrossentropy,
+    CategoricalCrossentropy,
+    Loss,
+    MeanAbsoluteError,
+    MeanSquaredError,
+    SoftmaxCategoricalCrossentropy,
+)
+from .metrics import Accuracy, CategoricalAccuracy, RegressionAccuracy
+from .optimizers import SGD, Adagrad, Adam, Optimizer, RMSprop
+
+__all__ = [
+    "SGD",
+    "Accuracy",
+    "Adagrad",
+    "Adam",
+    "BinaryCrossentropy",
+    "CategoricalAccuracy",
+    "CategoricalCrossentropy",
+    "DatasetError",
+    "Dense",
+    "Dropout",
+    "GradcheckResult",
+    "Layer",
+    "LeakyReLU",
+    "Linear",
+    "Loss",
+    "MeanAbsoluteError",
+    "MeanSquaredError",
+    "ModelFileError",
+    "Optimizer",
+    "RMSprop",
+    "ReLU",
+    "RegressionAccuracy",
+    "ScratchnnError",
+    "Sigmoid",
+    "Softmax",
+    "SoftmaxCategoricalCrossentropy",
+    "Tanh",
+    "TrainingDivergedError",
+    "__version__",
+    "gradcheck",
+    "seed",
+]

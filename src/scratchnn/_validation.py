@@ -1,0 +1,121 @@
+"""Argument checks done once at the public boundary, with messages that teach.
+
+Every error names the argument, what was expected and what came.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Any
+
+import numpy as np
+
+from ._typing import Array
+
+
+def describe(value: Any) -> str:
+    """A short description of a received value for error messages."""
+    if isinstance(value, np.ndarray):
+        return f"an array of shape {value.shape} and dtype {value.dtype}"
+    text = repr(value)
+    if len(text) > 60:
+        text = text[:57] + "..."
+    return f"{text} ({type(value).__name__})"
+
+
+def check_positive_int(value: Any, name: str) -> int:
+    """``value`` as an int >= 1, else TypeError/ValueError naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be a positive integer; got {describe(value)}")
+    if value < 1:
+        raise ValueError(f"{name} must be a positive integer; got {value}")
+    return int(value)
+
+
+def check_non_negative_int(value: Any, name: str) -> int:
+    """``value`` as an int >= 0, else TypeError/ValueError naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be a non-negative integer; got {describe(value)}")
+    if value < 0:
+        raise ValueError(f"{name} must be a non-negative integer; got {value}")
+    return int(value)
+
+
+def check_real(
+    value: Any,
+    name: str,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    low_inclusive: bool = True,
+    high_inclusive: bool = True,
+) -> float:
+    """``value`` as a finite float inside the given interval, else an error naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number; got {describe(value)}")
+    number = float(value)
+    left = "[" if low_inclusive else "("
+    right = "]" if high_inclusive else ")"
+    interval = f"{left}{'-inf' if low is None else low}, {'inf' if high is None else high}{right}"
+    if not math.isfinite(number):
+        raise ValueError(f"{name} must be a finite number in {interval}; got {number}")
+    too_low = low is not None and (number < low if low_inclusive else number <= low)
+    too_high = high is not None and (number > high if high_inclusive else number >= high)
+    if too_low or too_high:
+        raise ValueError(f"{name} must be in {interval}; got {number}")
+    return number
+
+
+def check_float_dtype(dtype: Any, name: str = "dtype") -> np.dtype:
+    """``dtype`` as float32 or float64 (the two the library computes in)."""
+    try:
+        resolved = np.dtype(dtype)
+    except TypeError as error:
+        raise TypeError(f"{name} must be numpy.float32 or numpy.float64; got {dtype!r}") from error
+    if resolved not in (np.dtype(np.float32), np.dtype(np.float64)):
+        raise TypeError(f"{name} must be numpy.float32 or numpy.float64; got {resolved}")
+    return resolved
+
+
+def as_float_array(value: Any, name: str, dtype: Any = np.float32) -> Array:
+    """Convert ``value`` to a float array, refusing strings, objects and non-numbers clearly."""
+    if isinstance(value, np.ndarray) and value.dtype.kind in "fiub":
+        return value.astype(dtype, copy=False)
+    try:
+        array = np.asarray(value)
+    except (ValueError, TypeError) as error:
+        raise TypeError(
+            f"{name} must be a numeric array; got {describe(value)} which NumPy cannot turn "
+            f"into a rectangular array ({error})"
+        ) from None
+    if array.dtype.kind not in "fiub":
+        raise TypeError(
+            f"{name} must hold numbers (float or int); got dtype {array.dtype}"
+            + (
+                "; strings? convert with numpy.asarray(..., dtype=float)"
+                if array.dtype.kind in "USO"
+                else ""
+            )
+        )
+    return array.astype(dtype, copy=False)
+
+
+def check_finite(array: Array, name: str) -> None:
+    """Raise ValueError naming ``name`` if ``array`` holds NaN or infinity."""
+    if array.dtype.kind == "f" and not np.isfinite(array).all():
+        bad = int(np.size(array) - np.count_nonzero(np.isfinite(array)))
+        raise ValueError(f"{name} must be finite; got {bad} NaN or infinite value(s)")
+
+
+def shape_hint(expected_features: int, got: tuple[int, ...]) -> str:
+    """The seed's advice for a batch of the wrong shape."""
+    if len(got) == 1:
+        if got[0] == expected_features:
+            return "A single sample must still be a batch: use x.reshape(1, -1)"
+        return "Inputs must be 2-D (n_samples, n_features)"
+    if len(got) == 2 and got[0] == expected_features:
+        return "The batch looks transposed: pass X.T so that samples are rows"
+    if len(got) > 2:
+        return "Flatten each sample first, e.g. X.reshape(len(X), -1)"
+    return "Each row is one sample and must have one value per input feature"

@@ -1,0 +1,138 @@
+"""Activation functions, each with its derivative right below its forward pass.
+
+Every activation keeps the input's dtype (float32 in, float32 out) and offers the book's
+``predictions(outputs)``, which turns the last layer's outputs into predicted values.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ._typing import Array
+from ._validation import check_real
+from .layers.base import Layer
+
+
+def _as_float(inputs: Array) -> Array:
+    inputs = np.asarray(inputs)
+    return inputs if inputs.dtype.kind == "f" else inputs.astype(np.float32)
+
+
+class ReLU(Layer):
+    """``max(0, x)``; derivative 1 where ``x > 0``, else 0."""
+
+    def forward(self, inputs: Array, training: bool = False) -> Array:
+        self.inputs = _as_float(inputs)
+        self.output = np.maximum(self.inputs, 0)
+        return self.output
+
+    def backward(self, dvalues: Array) -> Array:
+        self.dinputs = dvalues * (self.inputs > 0)
+        return self.dinputs
+
+    def predictions(self, outputs: Array) -> Array:
+        return outputs
+
+
+class LeakyReLU(Layer):
+    """``x`` where ``x > 0``, else ``alpha * x``; derivative 1 or ``alpha``."""
+
+    def __init__(self, alpha: float = 0.01) -> None:
+        self.alpha = check_real(alpha, "alpha", low=0.0)
+
+    def forward(self, inputs: Array, training: bool = False) -> Array:
+        self.inputs = _as_float(inputs)
+        slope = self.inputs.dtype.type(self.alpha)
+        self.output = np.where(self.inputs > 0, self.inputs, slope * self.inputs)
+        return self.output
+
+    def backward(self, dvalues: Array) -> Array:
+        slope = self.inputs.dtype.type(self.alpha)
+        self.dinputs = dvalues * np.where(self.inputs > 0, self.inputs.dtype.type(1), slope)
+        return self.dinputs
+
+    def predictions(self, outputs: Array) -> Array:
+        return outputs
+
+    def get_config(self) -> dict[str, Any]:
+        return {"alpha": self.alpha}
+
+
+class Sigmoid(Layer):
+    """``1 / (1 + exp(-x))``; derivative ``s * (1 - s)``, a function of the output alone.
+
+    Computed as ``1 / (1 + e)`` for ``x >= 0`` and ``e / (1 + e)`` otherwise, with
+    ``e = exp(-|x|) <= 1``, so ``exp`` never overflows.
+    """
+
+    def forward(self, inputs: Array, training: bool = False) -> Array:
+        self.inputs = _as_float(inputs)
+        e = np.exp(-np.abs(self.inputs))
+        self.output = np.where(self.inputs >= 0, 1 / (1 + e), e / (1 + e))
+        return self.output
+
+    def backward(self, dvalues: Array) -> Array:
+        self.dinputs = dvalues * (1 - self.output) * self.output
+        return self.dinputs
+
+    def predictions(self, outputs: Array) -> Array:
+        """Class 1 where the probability is above 0.5."""
+        return (outputs > 0.5).astype(np.int64)
+
+
+class Tanh(Layer):
+    """``tanh(x)``; derivative ``1 - tanh(x)**2``."""
+
+    def forward(self, inputs: Array, training: bool = False) -> Array:
+        self.inputs = _as_float(inputs)
+        self.output = np.tanh(self.inputs)
+        return self.output
+
+    def backward(self, dvalues: Array) -> Array:
+        self.dinputs = dvalues * (1 - self.output * self.output)
+        return self.dinputs
+
+    def predictions(self, outputs: Array) -> Array:
+        return outputs
+
+
+class Softmax(Layer):
+    """``exp(x - max(x)) / sum(exp(x - max(x)))`` row by row.
+
+    Subtracting the row maximum changes nothing mathematically and keeps ``exp`` <= 1.
+    Backward uses the Jacobian ``diag(s) - s s^T`` without building it:
+    ``dinputs = s * (dvalues - sum(dvalues * s))`` per row.
+    """
+
+    def forward(self, inputs: Array, training: bool = False) -> Array:
+        self.inputs = _as_float(inputs)
+        exp_values = np.exp(self.inputs - self.inputs.max(axis=1, keepdims=True))
+        self.output = exp_values / exp_values.sum(axis=1, keepdims=True)
+        return self.output
+
+    def backward(self, dvalues: Array) -> Array:
+        s = self.output
+        self.dinputs = s * (dvalues - (dvalues * s).sum(axis=1, keepdims=True))
+        return self.dinputs
+
+    def predictions(self, outputs: Array) -> Array:
+        """The most probable class of each row."""
+        return np.argmax(outputs, axis=1)
+
+
+class Linear(Layer):
+    """The identity, for regression outputs; derivative 1."""
+
+    def forward(self, inputs: Array, training: bool = False) -> Array:
+        self.inputs = _as_float(inputs)
+        self.output = self.inputs
+        return self.output
+
+    def backward(self, dvalues: Array) -> Array:
+        self.dinputs = dvalues.copy()
+        return self.dinputs
+
+    def predictions(self, outputs: Array) -> Array:
+        return outputs

@@ -1,0 +1,172 @@
+"""Numerical gradient checking: compare ``backward`` with central finite differences.
+
+For a layer, the scalar checked is ``f = sum(output * R) + regularization_loss`` with a fixed
+random ``R``, so ``backward(R)`` must give ``df/dinputs`` and every ``df/dparameter``.
+For a loss, ``f`` is the mean loss and ``backward(y_pred, y_true)`` must give ``df/dy_pred``.
+Each numerical derivative is ``(f(x + eps) - f(x - eps)) / (2 eps)``, whose error is
+``O(eps**2)``, so float64 arithmetic agrees with a correct gradient to about 1e-9.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ._typing import Array
+from .losses import Loss, SoftmaxCategoricalCrossentropy
+
+
+@dataclass
+class GradcheckResult:
+    """Relative error ``|a - n| / max(|a|, |n|)`` (Euclidean norms) of each gradient checked."""
+
+    errors: dict[str, float] = field(default_factory=dict)
+    tolerance: float = 1e-6
+
+    @property
+    def max_error(self) -> float:
+        return max(self.errors.values(), default=0.0)
+
+    @property
+    def ok(self) -> bool:
+        return self.max_error < self.tolerance
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+    def __str__(self) -> str:
+        lines = [f"{name}: relative error {err:.2e}" for name, err in self.errors.items()]
+        verdict = "ok" if self.ok else f"FAILED (tolerance {self.tolerance:.0e})"
+        return "\n".join([*lines, verdict])
+
+
+def relative_error(analytic: Array, numeric: Array) -> float:
+    """``||a - n|| / max(||a||, ||n||)``, 0 when both gradients are zero."""
+    scale = max(float(np.linalg.norm(analytic)), float(np.linalg.norm(numeric)))
+    if scale == 0.0:
+        return 0.0
+    return float(np.linalg.norm(analytic - numeric)) / scale
+
+
+def numerical_gradient(f: Callable[[], float], x: Array, eps: float = 1e-6) -> Array:
+    """Central differences of the scalar ``f()`` w.r.t. every entry of ``x`` (changed in place)."""
+    grad = np.zeros_like(x, dtype=np.float64)
+    flat = x.reshape(-1)  # a view: writing it perturbs x
+    for i in range(flat.size):
+        original = flat[i]
+        flat[i] = original + eps
+        plus = f()
+        flat[i] = original - eps
+        minus = f()
+        flat[i] = original
+        grad.reshape(-1)[i] = (plus - minus) / (2 * eps)
+    return grad
+
+
+def gradcheck(
+    obj: Any,
+    inputs: Array,
+    y_true: Array | None = None,
+    *,
+    eps: float = 1e-6,
+    tolerance: float = 1e-6,
+    training: bool = False,
+    seed: int = 0,
+) -> GradcheckResult:
+    """Check ``obj.backward`` against finite differences in float64.
+
+    Parameters
+    ----------
+    obj : a layer or activation (``forward``/``backward``), or a loss (also needs ``y_true``)
+        Layers with parameters must be built with ``dtype=numpy.float64``.
+    inputs : array (n_samples, n_features)
+        Where to check; converted to float64. Keep away from kinks (ReLU at 0, |x| at 0).
+    y_true : array, for losses
+    training : bool
+        Forward in training mode (dropout). Random layers reuse one mask for every evaluation.
+
+    Returns
+    -------
+    GradcheckResult
+        Truthy when every relative error is below ``tolerance``.
+
+    Examples
+    --------
+    >>> import numpy as np, scratchnn as snn
+    >>> layer = snn.Dense(3, 2, dtype=np.float64, rng=0)
+    >>> bool(gradcheck(layer, np.random.default_rng(0).normal(size=(4, 3))))
+    True
+    """
+    x = np.array(inputs, dtype=np.float64)
+    result = GradcheckResult(tolerance=tolerance)
+    if isinstance(obj, (Loss, SoftmaxCategoricalCrossentropy)):
+        if y_true is None:
+            raise ValueError("gradcheck of a loss needs y_true")
+        _check_loss(obj, x, np.asarray(y_true), eps, result)
+        return result
+    for param in obj.parameters():
+        if param.dtype != np.float64:
+            raise TypeError(
+                f"gradcheck needs float64 parameters; {type(obj).__name__} holds {param.dtype}: "
+                "build it with dtype=numpy.float64"
+            )
+
+    mask_rng = getattr(obj, "rng", None)
+    rng_snapshot = _snapshot(mask_rng)
+
+    def forward() -> Array:
+        _restore(mask_rng, rng_snapshot)  # the same dropout mask every time
+        return np.asarray(obj.forward(x, training=training), dtype=np.float64)
+
+    projection = np.random.default_rng(seed).normal(size=forward().shape)
+
+    def f() -> float:
+        return float(np.sum(forward() * projection)) + float(obj.regularization_loss())
+
+    forward()
+    obj.backward(projection.copy())
+    result.errors["dinputs"] = relative_error(obj.dinputs, numerical_gradient(f, x, eps))
+    for index, (param, grad) in enumerate(zip(obj.parameters(), obj.gradients(), strict=True)):
+        analytic = np.array(grad, dtype=np.float64)
+        numeric = numerical_gradient(f, param, eps)
+        result.errors[_param_name(obj, index)] = relative_error(analytic, numeric)
+    return result
+
+
+def _check_loss(obj: Any, x: Array, y_true: Array, eps: float, result: GradcheckResult) -> None:
+    if isinstance(obj, SoftmaxCategoricalCrossentropy):
+        def f() -> float:
+            return float(obj.forward(x, y_true))
+
+        f()
+        obj.backward(obj.output, y_true)
+    else:
+        def f() -> float:
+            return float(np.mean(obj.forward(x, y_true)))
+
+        obj.backward(x.copy(), y_true)
+    analytic = np.array(obj.dinputs, dtype=np.float64)
+    result.errors["dinputs"] = relative_error(analytic, numerical_gradient(f, x, eps))
+
+
+def _param_name(obj: Any, index: int) -> str:
+    names = {0: "dweights", 1: "dbiases"} if hasattr(obj, "weights") else {}
+    return names.get(index, f"dparameter{index}")
+
+
+def _snapshot(rng: Any) -> Any:
+    if isinstance(rng, np.random.Generator):
+        return rng.bit_generator.state
+    if isinstance(rng, np.random.RandomState):
+        return rng.get_state()
+    return None
+
+
+def _restore(rng: Any, state: Any) -> None:
+    if isinstance(rng, np.random.Generator):
+        rng.bit_generator.state = state
+    elif isinstance(rng, np.random.RandomState):
+        rng.set_state(state)

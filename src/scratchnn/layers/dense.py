@@ -1,0 +1,161 @@
+"""Fully connected layer: ``output = inputs @ weights + biases``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .._random import RandomLike, check_random_state, standard_normal
+from .._typing import Array, DTypeLike
+from .._validation import (
+    as_float_array,
+    check_float_dtype,
+    check_positive_int,
+    check_real,
+    shape_hint,
+)
+from .base import Layer
+
+
+class Dense(Layer):
+    """Fully connected layer: ``output = inputs @ weights + biases``.
+
+    weights: (n_inputs, n_neurons), so no transpose is needed in the forward pass.
+    biases:  (1, n_neurons), zeros, broadcast over the batch.
+
+    Parameters
+    ----------
+    n_inputs, n_neurons : int
+        Features coming in, neurons (features going out).
+    weight_scale : float
+        Standard deviation of the initial normal weights (the book uses 0.01; its first
+        chapters 0.10). Ignored when ``init`` is given.
+    init : {"he", "glorot"} or None
+        ``"he"``: scale ``sqrt(2 / n_inputs)``; ``"glorot"``: ``sqrt(2 / (n_inputs + n_neurons))``.
+    weight_regularizer_l1, weight_regularizer_l2, bias_regularizer_l1, bias_regularizer_l2 : float
+        Penalty strengths (lambda) added to the loss, as in the book.
+    rng : None, int, numpy.random.Generator or numpy.random.RandomState
+        Source of the initial weights. With a ``RandomState`` the weights are exactly
+        ``weight_scale * rng.randn(n_inputs, n_neurons)``, as the book draws them.
+    dtype : numpy.float32 (default) or numpy.float64
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> layer = Dense(4, 3, rng=0)
+    >>> layer.forward(np.ones((2, 4), dtype=np.float32)).shape
+    (2, 3)
+    """
+
+    def __init__(
+        self,
+        n_inputs: int,
+        n_neurons: int,
+        *,
+        weight_scale: float = 0.01,
+        init: str | None = None,
+        weight_regularizer_l1: float = 0.0,
+        weight_regularizer_l2: float = 0.0,
+        bias_regularizer_l1: float = 0.0,
+        bias_regularizer_l2: float = 0.0,
+        rng: RandomLike = None,
+        dtype: DTypeLike = np.float32,
+    ) -> None:
+        self.n_inputs = check_positive_int(n_inputs, "n_inputs")
+        self.n_neurons = check_positive_int(n_neurons, "n_neurons")
+        self.dtype = check_float_dtype(dtype)
+        if init not in (None, "he", "glorot"):
+            raise ValueError(f"init must be None, 'he' or 'glorot'; got {init!r}")
+        self.init = init
+        self.weight_scale = check_real(weight_scale, "weight_scale", low=0.0)
+        self.weight_regularizer_l1 = check_real(weight_regularizer_l1, "weight_regularizer_l1", low=0)
+        self.weight_regularizer_l2 = check_real(weight_regularizer_l2, "weight_regularizer_l2", low=0)
+        self.bias_regularizer_l1 = check_real(bias_regularizer_l1, "bias_regularizer_l1", low=0)
+        self.bias_regularizer_l2 = check_real(bias_regularizer_l2, "bias_regularizer_l2", low=0)
+
+        scale = self.weight_scale
+        if init == "he":
+            scale = float(np.sqrt(2.0 / self.n_inputs))
+        elif init == "glorot":
+            scale = float(np.sqrt(2.0 / (self.n_inputs + self.n_neurons)))
+        generator = check_random_state(rng)
+        # Drawn in float64, then cast: one seed gives the same model in either dtype.
+        draws = standard_normal(generator, (self.n_inputs, self.n_neurons))
+        self.weights: Array = (scale * draws).astype(self.dtype)
+        self.biases: Array = np.zeros((1, self.n_neurons), dtype=self.dtype)
+        self.dweights: Array = np.zeros_like(self.weights)
+        self.dbiases: Array = np.zeros_like(self.biases)
+        # The model turns this off for its first layer: nobody needs d(loss)/d(X).
+        self.needs_dinputs = True
+
+    def forward(self, inputs: Array, training: bool = False) -> Array:
+        """``inputs`` (n_samples, n_inputs) -> ``output`` (n_samples, n_neurons)."""
+        inputs = self._check_inputs(inputs)
+        self.inputs = inputs                          # kept for backward
+        self.output = inputs @ self.weights + self.biases
+        return self.output
+
+    def backward(self, dvalues: Array) -> Array:
+        """Gradients of the loss w.r.t. weights, biases and inputs, regularisation included."""
+        self.dweights = self.inputs.T @ dvalues       # d(loss)/d(weights)
+        self.dbiases = dvalues.sum(axis=0, keepdims=True)
+        if self.weight_regularizer_l1 > 0:
+            self.dweights += self.weight_regularizer_l1 * _sign(self.weights)
+        if self.weight_regularizer_l2 > 0:
+            self.dweights += 2 * self.weight_regularizer_l2 * self.weights
+        if self.bias_regularizer_l1 > 0:
+            self.dbiases += self.bias_regularizer_l1 * _sign(self.biases)
+        if self.bias_regularizer_l2 > 0:
+            self.dbiases += 2 * self.bias_regularizer_l2 * self.biases
+        self.dinputs = dvalues @ self.weights.T
+        return self.dinputs
+
+    def parameters(self) -> list[Array]:
+        return [self.weights, self.biases]
+
+    def gradients(self) -> list[Array]:
+        return [self.dweights, self.dbiases]
+
+    def regularization_loss(self) -> float:
+        """``l1 * sum|w| + l2 * sum(w**2)`` for weights and biases."""
+        loss = 0.0
+        if self.weight_regularizer_l1 > 0:
+            loss += self.weight_regularizer_l1 * float(np.abs(self.weights).sum())
+        if self.weight_regularizer_l2 > 0:
+            loss += self.weight_regularizer_l2 * float((self.weights * self.weights).sum())
+        if self.bias_regularizer_l1 > 0:
+            loss += self.bias_regularizer_l1 * float(np.abs(self.biases).sum())
+        if self.bias_regularizer_l2 > 0:
+            loss += self.bias_regularizer_l2 * float((self.biases * self.biases).sum())
+        return loss
+
+    def get_config(self) -> dict[str, Any]:
+        config: dict[str, Any] = {"n_inputs": self.n_inputs, "n_neurons": self.n_neurons}
+        for name in (
+            "weight_regularizer_l1",
+            "weight_regularizer_l2",
+            "bias_regularizer_l1",
+            "bias_regularizer_l2",
+        ):
+            if getattr(self, name):
+                config[name] = getattr(self, name)
+        if self.dtype != np.float32:
+            config["dtype"] = self.dtype.name
+        return config
+
+    def _check_inputs(self, inputs: Array) -> Array:
+        if not (isinstance(inputs, np.ndarray) and inputs.dtype == self.dtype):
+            inputs = as_float_array(inputs, "inputs", self.dtype)
+        if inputs.ndim != 2 or inputs.shape[1] != self.n_inputs:
+            raise ValueError(
+                f"Dense({self.n_inputs}, {self.n_neurons}) expects inputs shaped "
+                f"(n_samples, {self.n_inputs}); got {inputs.shape}. "
+                f"{shape_hint(self.n_inputs, inputs.shape)}."
+            )
+        return inputs
+
+
+def _sign(values: Array) -> Array:
+    """The book's L1 derivative: +1 where values >= 0, else -1."""
+    return np.where(values >= 0, 1, -1).astype(values.dtype)

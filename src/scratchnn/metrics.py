@@ -1,0 +1,87 @@
+"""Accuracy: how often predictions match, accumulated over batches like the loss."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ._typing import Array
+
+
+class Accuracy:
+    """Base class: ``calculate`` the mean of ``compare`` and accumulate it over an epoch."""
+
+    def __init__(self) -> None:
+        self.accumulated_sum = 0.0
+        self.accumulated_count = 0
+
+    def init(self, y: Array, reinit: bool = False) -> None:
+        """Prepare from the ground truth (only the regression accuracy needs it)."""
+
+    def compare(self, predictions: Array, y: Array) -> Array:
+        raise NotImplementedError
+
+    def calculate(self, predictions: Array, y: Array) -> float:
+        comparisons = self.compare(predictions, y)
+        self.accumulated_sum += float(np.sum(comparisons))
+        self.accumulated_count += comparisons.size
+        return float(np.mean(comparisons))
+
+    def calculate_accumulated(self) -> float:
+        return self.accumulated_sum / max(self.accumulated_count, 1)
+
+    def new_pass(self) -> None:
+        self.accumulated_sum = 0.0
+        self.accumulated_count = 0
+
+    def get_config(self) -> dict[str, Any]:
+        return {}
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({args})"
+
+
+class CategoricalAccuracy(Accuracy):
+    """Fraction of predicted classes equal to the labels (integer or one-hot).
+
+    ``binary=True`` compares each of several sigmoid outputs with its 0/1 target.
+    """
+
+    def __init__(self, *, binary: bool = False) -> None:
+        super().__init__()
+        self.binary = bool(binary)
+
+    def compare(self, predictions: Array, y: Array) -> Array:
+        if not self.binary and y.ndim == 2:
+            y = np.argmax(y, axis=1)
+        if predictions.shape != y.shape and predictions.size == y.size:
+            y = y.reshape(predictions.shape)   # (n,) labels against (n, 1) sigmoid predictions
+        return predictions == y
+
+    def get_config(self) -> dict[str, Any]:
+        return {"binary": self.binary} if self.binary else {}
+
+
+class RegressionAccuracy(Accuracy):
+    """Fraction of predictions within ``precision`` of the target (default ``std(y) / 250``)."""
+
+    def __init__(self, precision: float | None = None) -> None:
+        super().__init__()
+        self.precision = precision
+        self._fixed = precision is not None
+
+    def init(self, y: Array, reinit: bool = False) -> None:
+        if not self._fixed and (self.precision is None or reinit):
+            self.precision = float(np.std(y)) / 250
+
+    def compare(self, predictions: Array, y: Array) -> Array:
+        if self.precision is None:
+            self.init(y)
+        if predictions.shape != y.shape and predictions.size == y.size:
+            y = y.reshape(predictions.shape)
+        return np.absolute(predictions - y) < self.precision
+
+    def get_config(self) -> dict[str, Any]:
+        return {"precision": self.precision} if self._fixed else {}

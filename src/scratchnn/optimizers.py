@@ -1,0 +1,187 @@
+"""Optimizers with the book's protocol and learning-rate decay.
+
+Each step is ``pre_update_params()``, ``update_params(layer)`` for every trainable layer,
+``post_update_params()``. The learning rate decays as ``lr / (1 + decay * iterations)``.
+State (momentums, caches) belongs to the optimizer, one dict of slots per parameter, aligned
+with ``layer.parameters()``; updates are applied in place, so a step allocates little.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ._typing import Array
+from ._validation import check_real
+from .layers.base import Layer
+
+
+class Optimizer:
+    """Base class: decay schedule, iteration count and per-parameter state."""
+
+    slot_names: tuple[str, ...] = ()
+
+    def __init__(self, learning_rate: float, decay: float = 0.0) -> None:
+        self.learning_rate = check_real(
+            learning_rate, "learning_rate", low=0.0, low_inclusive=False
+        )
+        self.decay = check_real(decay, "decay", low=0.0)
+        self.current_learning_rate = self.learning_rate
+        self.iterations = 0
+        # id(layer) -> (layer, [slots of parameter 0, slots of parameter 1, ...])
+        self._state: dict[int, tuple[Layer, list[dict[str, Array]]]] = {}
+
+    def pre_update_params(self) -> None:
+        """Set ``current_learning_rate`` for this step: ``lr / (1 + decay * iterations)``."""
+        if self.decay:
+            self.current_learning_rate = self.learning_rate / (1.0 + self.decay * self.iterations)
+
+    def update_params(self, layer: Layer) -> None:
+        """Update every parameter of ``layer`` in place from its gradient."""
+        for param, grad, slots in zip(
+            layer.parameters(), layer.gradients(), self.get_slots(layer), strict=True
+        ):
+            self._update(param, grad, slots)
+
+    def post_update_params(self) -> None:
+        self.iterations += 1
+
+    def _update(self, param: Array, grad: Array, slots: dict[str, Array]) -> None:
+        raise NotImplementedError
+
+    def get_slots(self, layer: Layer) -> list[dict[str, Array]]:
+        """The state arrays of ``layer``'s parameters (zeros on first use)."""
+        entry = self._state.get(id(layer))
+        if entry is None or entry[0] is not layer:
+            slots = [
+                {name: np.zeros_like(param) for name in self.slot_names}
+                for param in layer.parameters()
+            ]
+            entry = (layer, slots)
+            self._state[id(layer)] = entry
+        return entry[1]
+
+    def set_slots(self, layer: Layer, slots: list[dict[str, Array]]) -> None:
+        """Restore state saved with :meth:`get_slots` (used when loading a model)."""
+        self._state[id(layer)] = (layer, slots)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"learning_rate": self.learning_rate, "decay": self.decay}
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({args})"
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent, with optional momentum.
+
+    Without momentum: ``w -= lr * dw``.
+    With momentum:    ``m = momentum * m - lr * dw``; ``w += m``.
+    """
+
+    def __init__(self, learning_rate: float = 1.0, decay: float = 0.0, momentum: float = 0.0):
+        super().__init__(learning_rate, decay)
+        self.momentum = check_real(momentum, "momentum", low=0.0, high=1.0, high_inclusive=False)
+        self.slot_names = ("momentum",) if self.momentum else ()
+
+    def _update(self, param: Array, grad: Array, slots: dict[str, Array]) -> None:
+        lr = param.dtype.type(self.current_learning_rate)
+        if self.momentum:
+            m = slots["momentum"]
+            m *= param.dtype.type(self.momentum)
+            m -= lr * grad
+            param += m
+        else:
+            param -= lr * grad
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "momentum": self.momentum}
+
+
+class Adagrad(Optimizer):
+    """Per-parameter rates: ``cache += dw**2``; ``w -= lr * dw / (sqrt(cache) + eps)``."""
+
+    slot_names = ("cache",)
+
+    def __init__(self, learning_rate: float = 1.0, decay: float = 0.0, epsilon: float = 1e-7):
+        super().__init__(learning_rate, decay)
+        self.epsilon = check_real(epsilon, "epsilon", low=0.0, low_inclusive=False)
+
+    def _update(self, param: Array, grad: Array, slots: dict[str, Array]) -> None:
+        cache = slots["cache"]
+        cache += grad * grad
+        param -= self.current_learning_rate * grad / (np.sqrt(cache) + self.epsilon)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "epsilon": self.epsilon}
+
+
+class RMSprop(Optimizer):
+    """``cache = rho * cache + (1 - rho) * dw**2``; ``w -= lr * dw / (sqrt(cache) + eps)``."""
+
+    slot_names = ("cache",)
+
+    def __init__(
+        self,
+        learning_rate: float = 0.001,
+        decay: float = 0.0,
+        epsilon: float = 1e-7,
+        rho: float = 0.9,
+    ):
+        super().__init__(learning_rate, decay)
+        self.epsilon = check_real(epsilon, "epsilon", low=0.0, low_inclusive=False)
+        self.rho = check_real(rho, "rho", low=0.0, high=1.0, high_inclusive=False)
+
+    def _update(self, param: Array, grad: Array, slots: dict[str, Array]) -> None:
+        cache = slots["cache"]
+        cache *= self.rho
+        cache += (1 - self.rho) * grad * grad
+        param -= self.current_learning_rate * grad / (np.sqrt(cache) + self.epsilon)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "epsilon": self.epsilon, "rho": self.rho}
+
+
+class Adam(Optimizer):
+    """Momentum plus RMSprop caches, both bias-corrected (t = iterations + 1)::
+
+        m = beta_1 * m + (1 - beta_1) * dw
+        v = beta_2 * v + (1 - beta_2) * dw**2
+        w -= lr * (m / (1 - beta_1**t)) / (sqrt(v / (1 - beta_2**t)) + eps)
+    """
+
+    slot_names = ("momentum", "cache")
+
+    def __init__(
+        self,
+        learning_rate: float = 0.001,
+        decay: float = 0.0,
+        epsilon: float = 1e-7,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+    ):
+        super().__init__(learning_rate, decay)
+        self.epsilon = check_real(epsilon, "epsilon", low=0.0, low_inclusive=False)
+        self.beta_1 = check_real(beta_1, "beta_1", low=0.0, high=1.0, high_inclusive=False)
+        self.beta_2 = check_real(beta_2, "beta_2", low=0.0, high=1.0, high_inclusive=False)
+
+    def _update(self, param: Array, grad: Array, slots: dict[str, Array]) -> None:
+        m, v = slots["momentum"], slots["cache"]
+        t = self.iterations + 1
+        m *= self.beta_1
+        m += (1 - self.beta_1) * grad
+        v *= self.beta_2
+        v += (1 - self.beta_2) * grad * grad
+        m_hat = m / (1 - self.beta_1**t)
+        v_hat = v / (1 - self.beta_2**t)
+        param -= self.current_learning_rate * m_hat / (np.sqrt(v_hat) + self.epsilon)
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            **super().get_config(),
+            "epsilon": self.epsilon,
+            "beta_1": self.beta_1,
+            "beta_2": self.beta_2,
+        }
