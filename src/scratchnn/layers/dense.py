@@ -18,6 +18,14 @@ from .._validation import (
 from .base import Layer
 
 
+_PENALTIES = (
+    "weight_regularizer_l1",
+    "weight_regularizer_l2",
+    "bias_regularizer_l1",
+    "bias_regularizer_l2",
+)
+
+
 class Dense(Layer):
     """Fully connected layer: ``output = inputs @ weights + biases``.
 
@@ -69,10 +77,17 @@ class Dense(Layer):
             raise ValueError(f"init must be None, 'he' or 'glorot'; got {init!r}")
         self.init = init
         self.weight_scale = check_real(weight_scale, "weight_scale", low=0.0)
-        self.weight_regularizer_l1 = check_real(weight_regularizer_l1, "weight_regularizer_l1", low=0)
-        self.weight_regularizer_l2 = check_real(weight_regularizer_l2, "weight_regularizer_l2", low=0)
-        self.bias_regularizer_l1 = check_real(bias_regularizer_l1, "bias_regularizer_l1", low=0)
-        self.bias_regularizer_l2 = check_real(bias_regularizer_l2, "bias_regularizer_l2", low=0)
+        strengths = (
+            weight_regularizer_l1,
+            weight_regularizer_l2,
+            bias_regularizer_l1,
+            bias_regularizer_l2,
+        )
+        # Checked by name so that each error names the argument given.
+        self.weight_regularizer_l1, self.weight_regularizer_l2 = 0.0, 0.0
+        self.bias_regularizer_l1, self.bias_regularizer_l2 = 0.0, 0.0
+        for name, strength in zip(_PENALTIES, strengths, strict=True):
+            setattr(self, name, check_real(strength, name, low=0.0))
 
         scale = self.weight_scale
         if init == "he":
@@ -132,12 +147,7 @@ class Dense(Layer):
 
     def get_config(self) -> dict[str, Any]:
         config: dict[str, Any] = {"n_inputs": self.n_inputs, "n_neurons": self.n_neurons}
-        for name in (
-            "weight_regularizer_l1",
-            "weight_regularizer_l2",
-            "bias_regularizer_l1",
-            "bias_regularizer_l2",
-        ):
+        for name in _PENALTIES:
             if getattr(self, name):
                 config[name] = getattr(self, name)
         if self.dtype != np.float32:
