@@ -17,7 +17,6 @@ from .._validation import (
 )
 from .base import Layer
 
-
 _PENALTIES = (
     "weight_regularizer_l1",
     "weight_regularizer_l2",
