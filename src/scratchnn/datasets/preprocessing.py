@@ -1,0 +1,71 @@
+"""Turning image arrays into network inputs the way the book does for Fashion-MNIST."""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["flatten", "preprocess_images", "scale_images"]
+
+# Half of the uint8 range: (x - 127.5) / 127.5 maps 0..255 onto -1..1 (the book's choice).
+_HALF_RANGE = 127.5
+
+
+def flatten(images: np.ndarray) -> np.ndarray:
+    """Turn each sample into one row: ``(n, 28, 28)`` becomes ``(n, 784)``.
+
+    Parameters
+    ----------
+    images : array_like, shape (n, d1, d2, ...)
+        Samples along the first axis, with at least one more axis.
+
+    Returns
+    -------
+    numpy.ndarray, shape (n, d1 * d2 * ...)
+        Same dtype; a view when the input is contiguous.
+
+    Raises
+    ------
+    ValueError
+        If ``images`` has fewer than two dimensions.
+    """
+    array = np.asarray(images)
+    if array.ndim < 2:
+        raise ValueError(
+            f"images must have shape (n, height, width) or at least 2 dimensions; got shape "
+            f"{array.shape}"
+        )
+    # Not reshape(n, -1): that fails on an empty batch; the product is well defined.
+    return array.reshape(array.shape[0], int(np.prod(array.shape[1:])))
+
+
+def scale_images(images: np.ndarray) -> np.ndarray:
+    """Scale pixel values from 0..255 to -1..1 as float32: ``(x - 127.5) / 127.5``.
+
+    Parameters
+    ----------
+    images : array_like, any shape
+        Pixel values, normally uint8.
+
+    Returns
+    -------
+    numpy.ndarray, same shape, float32
+        Scaled values; 0 becomes -1 and 255 becomes 1.
+    """
+    array = np.asarray(images, dtype=np.float32)
+    return (array - np.float32(_HALF_RANGE)) / np.float32(_HALF_RANGE)
+
+
+def preprocess_images(images: np.ndarray) -> np.ndarray:
+    """:func:`flatten` then :func:`scale_images`: ``(n, 28, 28)`` uint8 to ``(n, 784)`` float32.
+
+    Parameters
+    ----------
+    images : array_like, shape (n, height, width)
+        Pixel values 0..255.
+
+    Returns
+    -------
+    numpy.ndarray, shape (n, height * width), float32
+        Network-ready rows in -1..1.
+    """
+    return scale_images(flatten(images))

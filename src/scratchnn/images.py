@@ -1,0 +1,190 @@
+"""Reading your own pictures so that a Fashion-MNIST model can classify them.
+
+Each picture goes through the same steps as the book's chapter on predicting from images:
+greyscale, resized to 28x28, inverted when it is dark-on-light (Fashion-MNIST garments are
+light on a black background), flattened and scaled to -1..1 exactly like the training data.
+Pillow is needed only here: ``pip install 'scratchnn[image]'``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+import numpy as np
+
+from scratchnn.datasets.fashion_mnist import FASHION_MNIST_CLASSES
+from scratchnn.datasets.preprocessing import preprocess_images
+
+__all__ = ["load_image", "load_images", "predict_image"]
+
+PathLike = str | os.PathLike[str]
+Invert = bool | Literal["auto"]
+
+_PILLOW_MISSING = "reading pictures needs Pillow: pip install 'scratchnn[image]'"
+# Mean of the outermost pixel ring above which the background is taken to be light. On all
+# 70,000 Fashion-MNIST images that mean is at most about 108, so none of them is flipped.
+_LIGHT_BORDER = 127.5
+
+
+class _Predictor(Protocol):
+    def predict(self, X: np.ndarray) -> Any: ...
+
+
+def load_image(
+    path: PathLike, *, size: tuple[int, int] = (28, 28), invert: Invert = "auto"
+) -> np.ndarray:
+    """Read one picture as a network input row, prepared like Fashion-MNIST training data.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Any picture Pillow can open (PNG, JPEG, ...). Transparent areas count as white.
+    size : (int, int), default (28, 28)
+        ``(width, height)`` to resize to, with Lanczos resampling.
+    invert : bool or "auto", default "auto"
+        ``"auto"`` inverts a dark-on-light picture (mean of the outermost pixel ring above
+        127.5) so that it becomes light-on-dark like Fashion-MNIST; ``True``/``False`` force it.
+
+    Returns
+    -------
+    numpy.ndarray, shape (1, width * height), float32
+        Pixels in -1..1, i.e. ``(x - 127.5) / 127.5``.
+
+    Raises
+    ------
+    FileNotFoundError
+        If there is no file at ``path``.
+    ValueError
+        If the file is not a picture, or ``size``/``invert`` is invalid.
+    ModuleNotFoundError
+        If Pillow is not installed.
+    """
+    return load_images([path], size=size, invert=invert)
+
+
+def load_images(
+    paths: Sequence[PathLike], *, size: tuple[int, int] = (28, 28), invert: Invert = "auto"
+) -> np.ndarray:
+    """Read several pictures as rows of one batch; see :func:`load_image`.
+
+    Returns
+    -------
+    numpy.ndarray, shape (len(paths), width * height), float32
+        One row per picture, in order; the automatic inversion is decided per picture.
+    """
+    if isinstance(paths, (str, os.PathLike)):
+        raise TypeError("load_images takes a sequence of paths; use load_image for one path")
+    width, height = _check_size(size)
+    automatic = isinstance(invert, str) and invert == "auto"
+    if not automatic and not isinstance(invert, (bool, np.bool_)):
+        raise ValueError(f"invert must be True, False or 'auto'; got {invert!r}")
+    pixels = np.empty((len(paths), height, width), dtype=np.uint8)
+    for index, path in enumerate(paths):
+        pixels[index] = _read_grey(Path(path), (width, height))
+        flip = _looks_dark_on_light(pixels[index]) if automatic else bool(invert)
+        if flip:
+            pixels[index] = 255 - pixels[index]
+    return preprocess_images(pixels)
+
+
+def predict_image(
+    model: _Predictor,
+    path_or_paths: PathLike | Sequence[PathLike],
+    *,
+    class_names: Sequence[str] = FASHION_MNIST_CLASSES,
+    size: tuple[int, int] = (28, 28),
+    invert: Invert = "auto",
+) -> list[tuple[str, float]]:
+    """Classify pictures with a trained model; one ``(class name, confidence)`` per picture.
+
+    Parameters
+    ----------
+    model : object with ``predict(X)``
+        Returns class probabilities of shape ``(n, len(class_names))`` for inputs
+        ``X`` of shape ``(n, width * height)``, e.g. a trained :class:`scratchnn.Model`.
+    path_or_paths : path or sequence of paths
+        One picture or several.
+    class_names : sequence of str, default :data:`FASHION_MNIST_CLASSES`
+        Name of each output column.
+    size, invert
+        As in :func:`load_image`.
+
+    Returns
+    -------
+    list of (str, float)
+        The most probable class of each picture and its probability, in input order.
+
+    Raises
+    ------
+    ValueError
+        If the model's output does not have one row per picture and one column per class.
+    """
+    if isinstance(path_or_paths, (str, os.PathLike)):
+        paths: list[PathLike] = [path_or_paths]
+    else:
+        paths = list(path_or_paths)
+    X = load_images(paths, size=size, invert=invert)
+    probabilities = np.asarray(model.predict(X))
+    if probabilities.shape != (len(paths), len(class_names)):
+        raise ValueError(
+            f"model.predict returned shape {probabilities.shape}; expected "
+            f"({len(paths)}, {len(class_names)}): one row per picture, one column per class"
+        )
+    best = np.argmax(probabilities, axis=1)
+    return [
+        (class_names[label], float(probabilities[row, label])) for row, label in enumerate(best)
+    ]
+
+
+def _check_size(size: tuple[int, int]) -> tuple[int, int]:
+    try:
+        width, height = (int(side) for side in size)
+    except (TypeError, ValueError):
+        raise ValueError(f"size must be (width, height), two positive ints; got {size!r}") from None
+    if width < 1 or height < 1 or tuple(size) != (width, height):
+        raise ValueError(f"size must be (width, height), two positive ints; got {size!r}")
+    return width, height
+
+
+def _import_image_module() -> Any:
+    # Imported on use so that the rest of scratchnn works without the optional extra.
+    try:
+        from PIL import Image, ImageOps
+    except ImportError as error:
+        raise ModuleNotFoundError(_PILLOW_MISSING, name="PIL") from error
+    return Image, ImageOps
+
+
+def _read_grey(path: Path, size: tuple[int, int]) -> np.ndarray:
+    """Open ``path``, flatten transparency onto white, make it greyscale ``size`` uint8."""
+    Image, ImageOps = _import_image_module()
+    if not path.is_file():
+        raise FileNotFoundError(f"no picture at {path}")
+    try:
+        with Image.open(path) as picture:
+            picture = ImageOps.exif_transpose(picture)  # phone photos store rotation in EXIF
+            if picture.mode in ("RGBA", "LA", "PA") or "transparency" in picture.info:
+                # Transparent pixels hide arbitrary colours; show them as on a white page.
+                rgba = picture.convert("RGBA")
+                picture = Image.alpha_composite(Image.new("RGBA", rgba.size, "white"), rgba)
+            grey = picture.convert("L")
+    except (Image.UnidentifiedImageError, Image.DecompressionBombError, SyntaxError) as error:
+        raise ValueError(f"{path} is not a picture Pillow can read: {error}") from error
+    except OSError as error:
+        if error.errno is not None:
+            raise  # a real file-system error (permissions, ...), not a damaged picture
+        # Pillow reports damaged picture data as OSError ("image file is truncated", ...).
+        raise ValueError(f"{path} could not be read as a picture: {error}") from error
+    if grey.size != size:
+        resampling = getattr(Image, "Resampling", Image).LANCZOS
+        grey = grey.resize(size, resampling)
+    return np.asarray(grey, dtype=np.uint8)
+
+
+def _looks_dark_on_light(pixels: np.ndarray) -> bool:
+    """True when the outermost ring of ``pixels`` (2-D uint8) is mostly light."""
+    ring = np.concatenate([pixels[0], pixels[-1], pixels[1:-1, 0], pixels[1:-1, -1]])
+    return bool(ring.mean() > _LIGHT_BORDER)
