@@ -74,6 +74,17 @@ class Loss:
         return f"{type(self).__name__}()"
 
 
+def _targets_like(y_true: Array, y_pred: Array) -> Array:
+    """Float targets in the predictions' dtype, so float32 predictions give float32 losses.
+
+    Integer one-hot or 0/1 targets would otherwise promote every result to float64.
+    """
+    y_true = np.asarray(y_true)
+    if y_pred.dtype.kind == "f" and y_true.dtype != y_pred.dtype:
+        return y_true.astype(y_pred.dtype)
+    return y_true
+
+
 def _one_hot(labels: Array, width: int, dtype: Any) -> Array:
     encoded = np.zeros((len(labels), width), dtype=dtype)
     encoded[np.arange(len(labels)), labels] = 1
@@ -91,13 +102,14 @@ class CategoricalCrossentropy(Loss):
         if y_true.ndim == 1:
             correct = clipped[np.arange(len(clipped)), y_true]
         else:
-            correct = np.sum(clipped * y_true, axis=1)
+            correct = np.sum(clipped * _targets_like(y_true, clipped), axis=1)
         return -np.log(correct)
 
     def backward(self, dvalues: Array, y_true: Array) -> Array:
         samples, labels = dvalues.shape
         if y_true.ndim == 1:
             y_true = _one_hot(y_true, labels, dvalues.dtype)
+        y_true = _targets_like(y_true, dvalues)
         clipped = np.clip(dvalues, EPSILON, 1 - EPSILON)
         self.dinputs = -y_true / clipped / samples
         return self.dinputs
@@ -111,12 +123,14 @@ class BinaryCrossentropy(Loss):
 
     def forward(self, y_pred: Array, y_true: Array) -> Array:
         clipped = np.clip(y_pred, EPSILON, 1 - EPSILON)
+        y_true = _targets_like(y_true, clipped)
         losses = -(y_true * np.log(clipped) + (1 - y_true) * np.log(1 - clipped))
         return np.mean(losses, axis=-1)
 
     def backward(self, dvalues: Array, y_true: Array) -> Array:
         samples, outputs = dvalues.shape
         clipped = np.clip(dvalues, EPSILON, 1 - EPSILON)
+        y_true = _targets_like(y_true, clipped)
         self.dinputs = -(y_true / clipped - (1 - y_true) / (1 - clipped)) / outputs / samples
         return self.dinputs
 
@@ -125,11 +139,11 @@ class MeanSquaredError(Loss):
     """``mean((y - p)**2)`` over outputs; gradient ``-2 (y - p) / n_outputs / n_samples``."""
 
     def forward(self, y_pred: Array, y_true: Array) -> Array:
-        return np.mean((y_true - y_pred) ** 2, axis=-1)
+        return np.mean((_targets_like(y_true, y_pred) - y_pred) ** 2, axis=-1)
 
     def backward(self, dvalues: Array, y_true: Array) -> Array:
         samples, outputs = dvalues.shape
-        self.dinputs = -2 * (y_true - dvalues) / outputs / samples
+        self.dinputs = -2 * (_targets_like(y_true, dvalues) - dvalues) / outputs / samples
         return self.dinputs
 
 
@@ -141,11 +155,11 @@ class MeanAbsoluteError(Loss):
     """
 
     def forward(self, y_pred: Array, y_true: Array) -> Array:
-        return np.mean(np.abs(y_true - y_pred), axis=-1)
+        return np.mean(np.abs(_targets_like(y_true, y_pred) - y_pred), axis=-1)
 
     def backward(self, dvalues: Array, y_true: Array) -> Array:
         samples, outputs = dvalues.shape
-        self.dinputs = np.sign(dvalues - y_true) / outputs / samples
+        self.dinputs = np.sign(dvalues - _targets_like(y_true, dvalues)) / outputs / samples
         return self.dinputs
 
 
