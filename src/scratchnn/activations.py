@@ -69,8 +69,9 @@ class Sigmoid(Layer):
 
     def forward(self, inputs: Array, training: bool = False) -> Array:
         self.inputs = _as_float(inputs)
-        e = np.exp(-np.abs(self.inputs))
-        self.output = np.where(self.inputs >= 0, 1 / (1 + e), e / (1 + e))
+        with np.errstate(under="ignore"):  # exp(-|x|) rounding to 0 for large |x| is intended
+            e = np.exp(-np.abs(self.inputs))
+            self.output = np.where(self.inputs >= 0, 1 / (1 + e), e / (1 + e))
         return self.output
 
     def backward(self, dvalues: Array) -> Array:
@@ -108,8 +109,9 @@ class Softmax(Layer):
 
     def forward(self, inputs: Array, training: bool = False) -> Array:
         self.inputs = _as_float(inputs)
-        exp_values = np.exp(self.inputs - self.inputs.max(axis=1, keepdims=True))
-        self.output = exp_values / exp_values.sum(axis=1, keepdims=True)
+        with np.errstate(under="ignore"):  # far-below-max logits rounding to 0 is intended
+            exp_values = np.exp(self.inputs - self.inputs.max(axis=1, keepdims=True))
+            self.output = exp_values / exp_values.sum(axis=1, keepdims=True)
         return self.output
 
     def backward(self, dvalues: Array) -> Array:
