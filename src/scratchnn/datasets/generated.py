@@ -7,11 +7,10 @@ They follow the ``nnfs`` package (``nnfs.datasets``) formula for formula, so tha
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
 from scratchnn._random import RandomLike, check_random_state, standard_normal
+from scratchnn._validation import check_positive_int
 
 __all__ = ["sine_data", "spiral_data", "vertical_data"]
 
@@ -19,16 +18,13 @@ __all__ = ["sine_data", "spiral_data", "vertical_data"]
 _MAX_CLASSES = int(np.iinfo(np.uint8).max) + 1
 
 
-def _check_positive_int(name: str, value: object, *, maximum: int | None = None) -> int:
-    """Return ``value`` as an ``int``, or raise naming the argument, expectation and value."""
-    # bool is an Integral, but spiral_data(True, 3) is certainly a mistake.
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be a positive int; got {value!r} ({type(value).__name__})")
-    number = int(value)
-    if number < 1:
-        raise ValueError(f"{name} must be a positive int; got {number}")
-    if maximum is not None and number > maximum:
-        raise ValueError(f"{name} must be at most {maximum}; got {number}")
+def _check_classes(classes: object) -> int:
+    """``classes`` as an int in 1..256 (labels are uint8), else an error naming it."""
+    number = check_positive_int(classes, "classes")
+    if number > _MAX_CLASSES:
+        raise ValueError(
+            f"classes must be at most {_MAX_CLASSES} (labels are uint8); got {number}"
+        )
     return number
 
 
@@ -49,7 +45,7 @@ def spiral_data(
         Number of classes (arms), 1 to 256.
     rng : None, int, numpy.random.Generator or numpy.random.RandomState, optional
         Source of the angle noise. ``None`` uses the library's default generator
-        (see :func:`scratchnn._random.seed`); ``RandomState(0)`` gives the book's data.
+        (re-seeded by :func:`scratchnn.seed`); ``RandomState(0)`` gives the book's data.
 
     Returns
     -------
@@ -65,8 +61,8 @@ def spiral_data(
     ValueError
         If ``samples`` or ``classes`` is out of range.
     """
-    samples = _check_positive_int("samples", samples)
-    classes = _check_positive_int("classes", classes, maximum=_MAX_CLASSES)
+    samples = check_positive_int(samples, "samples")
+    classes = _check_classes(classes)
     generator = check_random_state(rng)
     X = np.zeros((samples * classes, 2), dtype=np.float32)
     y = np.zeros(samples * classes, dtype=np.uint8)
@@ -111,8 +107,8 @@ def vertical_data(
     ValueError
         If ``samples`` or ``classes`` is out of range.
     """
-    samples = _check_positive_int("samples", samples)
-    classes = _check_positive_int("classes", classes, maximum=_MAX_CLASSES)
+    samples = check_positive_int(samples, "samples")
+    classes = _check_classes(classes)
     generator = check_random_state(rng)
     X = np.zeros((samples * classes, 2), dtype=np.float32)
     y = np.zeros(samples * classes, dtype=np.uint8)
@@ -150,7 +146,7 @@ def sine_data(samples: int = 1000) -> tuple[np.ndarray, np.ndarray]:
     ValueError
         If ``samples`` is less than 1.
     """
-    samples = _check_positive_int("samples", samples)
+    samples = check_positive_int(samples, "samples")
     # Compute in float64 like the book, then store float32 like the other datasets.
     X = np.arange(samples, dtype=np.float64).reshape(-1, 1) / samples
     y = np.sin(2 * np.pi * X)
