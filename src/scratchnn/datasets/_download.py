@@ -16,6 +16,7 @@ import urllib.request
 from pathlib import Path
 from typing import IO, Any
 
+from scratchnn._validation import check_real, describe
 from scratchnn.errors import DatasetError
 
 __all__ = ["DEFAULT_TIMEOUT", "download_file"]
@@ -59,13 +60,18 @@ def download_file(
 
     Raises
     ------
+    ValueError
+        If ``md5`` is not an MD5 hex digest or ``timeout`` is not positive.
     DatasetError
         On an HTTP error, an unreachable server, a timeout, a transfer shorter than
         announced, a checksum mismatch or a destination that cannot be written; the
         message names the URL and what went wrong.
     """
     destination = Path(destination)
-    expected = md5.strip().lower()
+    timeout = check_real(timeout, "timeout", low=0, low_inclusive=False)
+    expected = md5.strip().lower() if isinstance(md5, str) else ""
+    if len(expected) != 32 or any(digit not in "0123456789abcdef" for digit in expected):
+        raise ValueError(f"md5 must be a 32-digit hexadecimal MD5 digest; got {describe(md5)}")
     try:
         destination.parent.mkdir(parents=True, exist_ok=True)
         # Same folder as the destination so that os.replace is a rename, hence atomic.
