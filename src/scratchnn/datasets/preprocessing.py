@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
+
+from scratchnn._validation import check_float_dtype
 
 __all__ = ["flatten", "preprocess_images", "scale_images"]
 
@@ -38,34 +42,45 @@ def flatten(images: np.ndarray) -> np.ndarray:
     return array.reshape(array.shape[0], int(np.prod(array.shape[1:])))
 
 
-def scale_images(images: np.ndarray) -> np.ndarray:
-    """Scale pixel values from 0..255 to -1..1 as float32: ``(x - 127.5) / 127.5``.
+def scale_images(images: np.ndarray, *, dtype: Any = np.float32) -> np.ndarray:
+    """Scale pixel values from 0..255 to -1..1: ``(x - 127.5) / 127.5``.
 
     Parameters
     ----------
     images : array_like, any shape
         Pixel values, normally uint8.
+    dtype : numpy.float32 or numpy.float64, default float32
+        Type of the result (and of the arithmetic).
 
     Returns
     -------
-    numpy.ndarray, same shape, float32
+    numpy.ndarray, same shape, ``dtype``
         Scaled values; 0 becomes -1 and 255 becomes 1.
+
+    Examples
+    --------
+    >>> scale_images(np.array([0, 127.5, 255])).tolist()
+    [-1.0, 0.0, 1.0]
     """
-    array = np.asarray(images, dtype=np.float32)
-    return (array - np.float32(_HALF_RANGE)) / np.float32(_HALF_RANGE)
+    dtype = check_float_dtype(dtype)
+    array = np.asarray(images, dtype=dtype)
+    half = dtype.type(_HALF_RANGE)
+    return (array - half) / half
 
 
-def preprocess_images(images: np.ndarray) -> np.ndarray:
+def preprocess_images(images: np.ndarray, *, dtype: Any = np.float32) -> np.ndarray:
     """:func:`flatten` then :func:`scale_images`: ``(n, 28, 28)`` uint8 to ``(n, 784)`` float32.
 
     Parameters
     ----------
     images : array_like, shape (n, height, width)
         Pixel values 0..255.
+    dtype : numpy.float32 or numpy.float64, default float32
+        Type of the result.
 
     Returns
     -------
-    numpy.ndarray, shape (n, height * width), float32
+    numpy.ndarray, shape (n, height * width), ``dtype``
         Network-ready rows in -1..1.
     """
-    return scale_images(flatten(images))
+    return scale_images(flatten(images), dtype=dtype)

@@ -1,0 +1,195 @@
+"""Fashion-MNIST: the shared copy loads, damaged files are refused, preprocessing as the book."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from scratchnn.datasets import (
+    FASHION_MNIST_CLASSES,
+    fashion_mnist_dir,
+    flatten,
+    load_fashion_mnist,
+    preprocess_images,
+    read_idx,
+    scale_images,
+)
+from scratchnn.errors import DatasetError
+
+IMAGES, LABELS = 2051, 2049
+UNREACHABLE = "http://127.0.0.1:1/"  # loading must never need the network in these tests
+
+
+def idx_bytes(magic: int, shape: tuple[int, ...], data: bytes) -> bytes:
+    header = magic.to_bytes(4, "big") + b"".join(side.to_bytes(4, "big") for side in shape)
+    return header + data
+
+
+def write(path: Path, content: bytes) -> Path:
+    path.write_bytes(gzip.compress(content) if path.suffix == ".gz" else content)
+    return path
+
+
+def tiny_set(folder: Path, n: int = 5, *, gz: bool = True, **override: bytes) -> dict[str, Path]:
+    """A valid little Fashion-MNIST folder; ``override`` replaces a file's (uncompressed) bytes."""
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (n, 28, 28), dtype=np.uint8).tobytes()
+    labels = (np.arange(n) % 10).astype(np.uint8).tobytes()
+    contents = {
+        "train-images-idx3-ubyte": idx_bytes(IMAGES, (n, 28, 28), images),
+        "train-labels-idx1-ubyte": idx_bytes(LABELS, (n,), labels),
+        "t10k-images-idx3-ubyte": idx_bytes(IMAGES, (n, 28, 28), images),
+        "t10k-labels-idx1-ubyte": idx_bytes(LABELS, (n,), labels),
+    }
+    contents.update({stem.replace("_", "-"): value for stem, value in override.items()})
+    suffix = ".gz" if gz else ""
+    return {
+        stem: write(folder / f"{stem}{suffix}", content) for stem, content in contents.items()
+    }
+
+
+def test_shared_copy_loads(data_dir):
+    (X_train, y_train), (X_test, y_test) = load_fashion_mnist(
+        data_dir / "fashion-mnist", download=False
+    )
+    assert X_train.shape == (60000, 28, 28) and X_test.shape == (10000, 28, 28)
+    assert y_train.shape == (60000,) and y_test.shape == (10000,)
+    for array in (X_train, y_train, X_test, y_test):
+        assert array.dtype == np.uint8 and array.flags.writeable
+    np.testing.assert_array_equal(np.bincount(y_train, minlength=10), [6000] * 10)
+    np.testing.assert_array_equal(np.bincount(y_test, minlength=10), [1000] * 10)
+    # The README's statistics of the real data: pixel mean 0.2860 on the training set.
+    assert abs(X_train.mean() / 255 - 0.2860) < 5e-4
+    assert X_train.max() == 255 and X_train.min() == 0
+
+
+def test_shared_copy_found_through_environment(data_dir, monkeypatch):
+    monkeypatch.setenv("SCRATCHNN_DATA_DIR", str(data_dir))
+    _, (X_test, y_test) = load_fashion_mnist(download=False, base_url=UNREACHABLE)
+    assert X_test.shape == (10000, 28, 28) and set(np.unique(y_test)) == set(range(10))
+
+
+def test_class_names():
+    assert FASHION_MNIST_CLASSES == (
+        "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+        "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+    )  # fmt: skip
+
+
+def test_folder_resolution(tmp_path, monkeypatch):
+    monkeypatch.setenv("SCRATCHNN_DATA_DIR", str(tmp_path / "data"))
+    assert fashion_mnist_dir(tmp_path / "mine") == tmp_path / "mine"
+    assert fashion_mnist_dir() == tmp_path / "data" / "fashion-mnist"
+    monkeypatch.delenv("SCRATCHNN_DATA_DIR")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    assert fashion_mnist_dir() == tmp_path / "cache" / "scratchnn" / "fashion-mnist"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert fashion_mnist_dir() == tmp_path / "home" / ".cache" / "scratchnn" / "fashion-mnist"
+
+
+@pytest.mark.parametrize("gz", [True, False])
+def test_tiny_local_set_loads_without_network(tmp_path, gz):
+    tiny_set(tmp_path, n=5, gz=gz)
+    (X_train, y_train), (X_test, y_test) = load_fashion_mnist(tmp_path, base_url=UNREACHABLE)
+    assert X_train.shape == (5, 28, 28) and X_train.dtype == np.uint8
+    np.testing.assert_array_equal(y_test, [0, 1, 2, 3, 4])
+
+
+GOOD_IMAGES = np.zeros((3, 28, 28), np.uint8).tobytes()
+CORRUPT = {
+    "magic": (
+        {"train_images_idx3_ubyte": idx_bytes(LABELS, (3,), b"\0" * 3)},
+        "train-images-idx3-ubyte",
+        "not an IDX file of the expected kind: magic number 2049, expected 2051",
+    ),
+    "short file": (
+        {"t10k_labels_idx1_ubyte": b"\0\0"},
+        "t10k-labels-idx1-ubyte",
+        "magic number none",
+    ),
+    "dims": (
+        {"t10k_images_idx3_ubyte": idx_bytes(IMAGES, (3, 27, 28), b"\0" * (3 * 27 * 28))},
+        "t10k-images-idx3-ubyte",
+        "images are 27x28, expected 28x28",
+    ),
+    "header cut": (
+        {"train_images_idx3_ubyte": idx_bytes(IMAGES, (3, 28), b"")},
+        "train-images-idx3-ubyte",
+        "truncated: 12 bytes, shorter than its header",
+    ),
+    "data cut": (
+        {"train_images_idx3_ubyte": idx_bytes(IMAGES, (3, 28, 28), GOOD_IMAGES[:-100])},
+        "train-images-idx3-ubyte",
+        r"is truncated: header gives shape \(3, 28, 28\)",
+    ),
+    "data too long": (
+        {"train_labels_idx1_ubyte": idx_bytes(LABELS, (3,), b"\0" * 4)},
+        "train-labels-idx1-ubyte",
+        "is longer than its header says",
+    ),
+    "label range": (
+        {"t10k_labels_idx1_ubyte": idx_bytes(LABELS, (3,), bytes([1, 10, 2]))},
+        "t10k-labels-idx1-ubyte",
+        r"label 10 at index 1 is outside 0\.\.9",
+    ),
+    "count": (
+        {"t10k_labels_idx1_ubyte": idx_bytes(LABELS, (2,), bytes([1, 2]))},
+        "t10k-images-idx3-ubyte",
+        "holds 3 images but .*t10k-labels-idx1-ubyte.gz holds 2 labels",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", CORRUPT, ids=list(CORRUPT))
+def test_damaged_files_are_refused_by_name(tmp_path, case):
+    override, stem, message = CORRUPT[case]
+    files = tiny_set(tmp_path, n=3, **override)
+    with pytest.raises(DatasetError, match=message) as caught:
+        load_fashion_mnist(tmp_path, base_url=UNREACHABLE)
+    assert str(files[stem]) in str(caught.value)
+    assert isinstance(caught.value, ValueError)
+
+
+def test_not_gzip_and_cut_gzip_are_refused(tmp_path):
+    files = tiny_set(tmp_path, n=3)
+    files["train-labels-idx1-ubyte"].write_bytes(idx_bytes(LABELS, (3,), b"\0" * 3))  # not gz
+    with pytest.raises(DatasetError, match="is not a valid gzip file") as caught:
+        load_fashion_mnist(tmp_path, base_url=UNREACHABLE)
+    assert str(files["train-labels-idx1-ubyte"]) in str(caught.value)
+    whole = gzip.compress(idx_bytes(IMAGES, (3, 28, 28), GOOD_IMAGES))
+    cut = tmp_path / "cut.gz"
+    cut.write_bytes(whole[: len(whole) // 2])
+    with pytest.raises(DatasetError, match="cut.gz is not a valid gzip file"):
+        read_idx(cut, magic=IMAGES)
+
+
+def test_read_idx_returns_the_header_shape(tmp_path):
+    path = write(tmp_path / "x.idx", idx_bytes(IMAGES, (2, 3, 4), bytes(range(24))))
+    array = read_idx(path, magic=IMAGES)
+    assert array.shape == (2, 3, 4) and array.dtype == np.uint8
+    np.testing.assert_array_equal(array.ravel(), np.arange(24))
+
+
+def test_preprocessing_as_the_book():
+    images = np.array([[[0, 255], [127, 128]]], dtype=np.uint8)
+    flat = flatten(images)
+    assert flat.shape == (1, 4) and flat.dtype == np.uint8
+    X = preprocess_images(images)
+    assert X.dtype == np.float32 and X.shape == (1, 4)
+    book = (images.reshape(images.shape[0], -1).astype(np.float32) - 127.5) / 127.5
+    np.testing.assert_array_equal(X, book)
+    assert X[0, 0] == -1 and X[0, 1] == 1
+    assert preprocess_images(images, dtype=np.float64).dtype == np.float64
+    np.testing.assert_array_equal(scale_images(images), book.reshape(images.shape))
+    assert flatten(np.zeros((0, 28, 28))).shape == (0, 784)
+
+
+def test_preprocessing_errors():
+    with pytest.raises(ValueError, match=r"images must have shape \(n, height, width\)"):
+        flatten(np.zeros(5))
+    with pytest.raises(TypeError, match="dtype must be numpy.float32 or numpy.float64"):
+        scale_images(np.zeros(3), dtype=np.int32)
