@@ -1,0 +1,154 @@
+"""Losses: values, gradients of the mean loss against finite differences, accumulation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from scratchnn import (
+    BinaryCrossentropy,
+    CategoricalCrossentropy,
+    Dense,
+    MeanAbsoluteError,
+    MeanSquaredError,
+    Softmax,
+    SoftmaxCategoricalCrossentropy,
+    gradcheck,
+)
+
+SHAPES = [(1, 1), (1, 3), (4, 3), (9, 5)]
+CLASS_SHAPES = [(1, 2), (1, 4), (4, 3), (9, 5)]
+
+
+def probabilities(shape: tuple[int, ...], seed: int = 0) -> np.ndarray:
+    """Rows of a softmax, each entry well inside the clipping range [1e-7, 1 - 1e-7]."""
+    logits = np.random.default_rng(seed).normal(size=shape)
+    exp = np.exp(logits)
+    return exp / exp.sum(axis=1, keepdims=True)
+
+
+def labels_for(shape: tuple[int, ...], seed: int = 1) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, shape[1], size=shape[0])
+
+
+@pytest.mark.parametrize("one_hot", [False, True], ids=["int", "one-hot"])
+@pytest.mark.parametrize("shape", CLASS_SHAPES)
+def test_categorical_crossentropy_gradients(shape, one_hot):
+    labels = labels_for(shape)
+    y_true = np.eye(shape[1])[labels] if one_hot else labels
+    result = gradcheck(CategoricalCrossentropy(), probabilities(shape), y_true)
+    assert result.max_error < 1e-6, str(result)
+
+
+@pytest.mark.parametrize("one_hot", [False, True], ids=["int", "one-hot"])
+@pytest.mark.parametrize("shape", CLASS_SHAPES)
+def test_fused_softmax_crossentropy_gradients(shape, one_hot):
+    labels = labels_for(shape)
+    y_true = np.eye(shape[1], dtype=np.int64)[labels] if one_hot else labels
+    logits = np.random.default_rng(2).normal(size=shape)
+    result = gradcheck(SoftmaxCategoricalCrossentropy(), logits, y_true)
+    assert result.max_error < 1e-6, str(result)
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_binary_crossentropy_gradients(shape):
+    rng = np.random.default_rng(3)
+    y_pred = rng.uniform(0.05, 0.95, size=shape)
+    y_true = rng.integers(0, 2, size=shape)
+    result = gradcheck(BinaryCrossentropy(), y_pred, y_true)
+    assert result.max_error < 1e-6, str(result)
+
+
+@pytest.mark.parametrize("loss", [MeanSquaredError, MeanAbsoluteError])
+@pytest.mark.parametrize("shape", SHAPES)
+def test_regression_loss_gradients(loss, shape):
+    rng = np.random.default_rng(4)
+    y_true = rng.normal(size=shape)
+    # |y_pred - y_true| >= 0.1: MAE's kink is far from the step 1e-6.
+    y_pred = y_true + rng.choice([-1.0, 1.0], size=shape) * rng.uniform(0.1, 1.0, size=shape)
+    result = gradcheck(loss(), y_pred, y_true)
+    assert result.max_error < 1e-6, str(result)
+
+
+def test_fused_gradient_equals_softmax_then_crossentropy():
+    logits = np.random.default_rng(5).normal(size=(6, 4))
+    labels = np.array([0, 3, 1, 1, 2, 0])
+    fused = SoftmaxCategoricalCrossentropy()
+    fused.forward(logits, labels)
+    fused.backward(fused.output, labels)
+    softmax, loss = Softmax(), CategoricalCrossentropy()
+    softmax.forward(logits)
+    loss.backward(softmax.output, labels)
+    softmax.backward(loss.dinputs)
+    np.testing.assert_allclose(fused.dinputs, softmax.dinputs, rtol=1e-10, atol=1e-14)
+
+
+def test_values_by_hand():
+    p = np.array([[0.7, 0.1, 0.2], [0.1, 0.5, 0.4]])
+    expected = [-np.log(0.7), -np.log(0.5)]
+    np.testing.assert_allclose(CategoricalCrossentropy().forward(p, np.array([0, 1])), expected)
+    np.testing.assert_allclose(
+        CategoricalCrossentropy().forward(p, np.array([[1, 0, 0], [0, 1, 0]])), expected
+    )
+    np.testing.assert_allclose(
+        BinaryCrossentropy().forward(np.array([[0.8, 0.4]]), np.array([[1, 0]])),
+        [-(np.log(0.8) + np.log(0.6)) / 2],
+    )
+    y_true = np.array([[1.0, 2.0], [0.0, 0.0]])
+    y_pred = np.array([[1.5, 1.0], [-1.0, 0.0]])
+    np.testing.assert_allclose(MeanSquaredError().forward(y_pred, y_true), [0.625, 0.5])
+    np.testing.assert_allclose(MeanAbsoluteError().forward(y_pred, y_true), [0.75, 0.5])
+
+
+def test_clipping_keeps_confident_wrong_answers_finite():
+    p = np.array([[1.0, 0.0]])
+    loss = CategoricalCrossentropy()
+    assert loss.forward(p, np.array([1]))[0] == pytest.approx(-np.log(1e-7))
+    assert np.isfinite(loss.backward(p, np.array([1]))).all()
+    binary = BinaryCrossentropy().forward(np.array([[0.0, 1.0]]), np.array([[1, 0]]))
+    assert binary[0] == pytest.approx(-np.log(1e-7))
+
+
+def test_calculate_accumulates_over_batches_like_the_whole():
+    p = probabilities((10, 3))
+    labels = labels_for((10, 3))
+    loss = CategoricalCrossentropy()
+    whole = loss.calculate(p, labels)
+    loss.new_pass()
+    for start in range(0, 10, 4):
+        loss.calculate(p[start : start + 4], labels[start : start + 4])
+    assert loss.calculate_accumulated() == pytest.approx(whole, rel=1e-12)
+    loss.new_pass()
+    assert loss.calculate_accumulated() == 0.0
+
+
+def test_regularization_loss_of_remembered_layers():
+    layers = [Dense(3, 2, weight_regularizer_l2=0.5, rng=0), Dense(2, 1, rng=1)]
+    loss = MeanSquaredError()
+    loss.remember_trainable_layers(layers)
+    expected = 0.5 * float((layers[0].weights.astype(np.float64) ** 2).sum())
+    assert loss.regularization_loss() == pytest.approx(expected, rel=1e-5)
+    assert loss.regularization_loss(layers[1]) == 0.0
+    data, penalty = loss.calculate(np.zeros((2, 1)), np.ones((2, 1)), include_regularization=True)
+    assert data == 1.0 and penalty == pytest.approx(expected, rel=1e-5)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_dtype_follows_the_predictions_whatever_the_labels(dtype):
+    p = probabilities((4, 3)).astype(dtype)
+    labels = np.array([0, 1, 2, 1])
+    one_hot = np.eye(3, dtype=np.int64)[labels]
+    cases = [
+        (CategoricalCrossentropy(), labels),
+        (CategoricalCrossentropy(), one_hot),
+        (BinaryCrossentropy(), one_hot),
+        (MeanSquaredError(), one_hot.astype(np.float64)),
+        (MeanAbsoluteError(), one_hot.astype(np.float64)),
+    ]
+    for loss, y_true in cases:
+        assert loss.forward(p, y_true).dtype == dtype, type(loss).__name__
+        assert loss.backward(p, y_true).dtype == dtype, type(loss).__name__
+    fused = SoftmaxCategoricalCrossentropy()
+    fused.forward(p, labels)
+    assert fused.output.dtype == dtype
+    assert fused.backward(fused.output, one_hot).dtype == dtype
