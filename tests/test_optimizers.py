@@ -1,0 +1,179 @@
+"""Optimizers against the book's update rules, written here independently in float64 NumPy."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from scratchnn import SGD, Adagrad, Adam, Dense, RMSprop
+
+STEPS = 5
+LR, DECAY, EPS = 0.05, 0.1, 1e-7
+
+
+def decayed(lr: float, decay: float, iterations: int) -> float:
+    return lr / (1 + decay * iterations)
+
+
+# Reference updates: one function per optimizer, state passed in explicitly, returning the new
+# parameter and state. `t` is the number of iterations done before this step.
+
+
+def sgd_reference(p, g, state, t, *, momentum=0.0):
+    lr = decayed(LR, DECAY, t)
+    if momentum == 0.0:
+        return p - lr * g, state
+    m = momentum * state.get("m", np.zeros_like(p)) - lr * g
+    return p + m, {"m": m}
+
+
+def adagrad_reference(p, g, state, t):
+    lr = decayed(LR, DECAY, t)
+    c = state.get("c", np.zeros_like(p)) + g**2
+    return p - lr * g / (np.sqrt(c) + EPS), {"c": c}
+
+
+def rmsprop_reference(p, g, state, t, *, rho):
+    lr = decayed(LR, DECAY, t)
+    c = rho * state.get("c", np.zeros_like(p)) + (1 - rho) * g**2
+    return p - lr * g / (np.sqrt(c) + EPS), {"c": c}
+
+
+def adam_reference(p, g, state, t, *, b1, b2):
+    lr = decayed(LR, DECAY, t)
+    m = b1 * state.get("m", np.zeros_like(p)) + (1 - b1) * g
+    v = b2 * state.get("v", np.zeros_like(p)) + (1 - b2) * g**2
+    m_hat = m / (1 - b1 ** (t + 1))
+    v_hat = v / (1 - b2 ** (t + 1))
+    return p - lr * m_hat / (np.sqrt(v_hat) + EPS), {"m": m, "v": v}
+
+
+CASES = {
+    "sgd": (lambda: SGD(LR, decay=DECAY), sgd_reference),
+    "sgd-momentum": (
+        lambda: SGD(LR, decay=DECAY, momentum=0.9),
+        lambda p, g, s, t: sgd_reference(p, g, s, t, momentum=0.9),
+    ),
+    "adagrad": (lambda: Adagrad(LR, decay=DECAY, epsilon=EPS), adagrad_reference),
+    "rmsprop": (
+        lambda: RMSprop(LR, decay=DECAY, epsilon=EPS, rho=0.8),
+        lambda p, g, s, t: rmsprop_reference(p, g, s, t, rho=0.8),
+    ),
+    "adam": (
+        lambda: Adam(LR, decay=DECAY, epsilon=EPS, beta_1=0.85, beta_2=0.99),
+        lambda p, g, s, t: adam_reference(p, g, s, t, b1=0.85, b2=0.99),
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_five_steps_follow_the_textbook_rule(name):
+    make_optimizer, reference = CASES[name]
+    optimizer = make_optimizer()
+    layer = Dense(3, 2, dtype=np.float64, rng=0)
+    layer.biases = np.array([[0.3, -0.2]])
+    rng = np.random.default_rng(9)
+
+    params = [layer.weights.copy(), layer.biases.copy()]
+    states: list[dict] = [{}, {}]
+    rates = []
+    for t in range(STEPS):
+        grads = [rng.normal(size=(3, 2)), rng.normal(size=(1, 2))]
+        layer.dweights, layer.dbiases = grads[0].copy(), grads[1].copy()
+
+        optimizer.pre_update_params()
+        optimizer.update_params(layer)
+        optimizer.post_update_params()
+        rates.append(optimizer.current_learning_rate)
+
+        for i in range(2):
+            params[i], states[i] = reference(params[i], grads[i], states[i], t)
+        np.testing.assert_allclose(layer.weights, params[0], rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(layer.biases, params[1], rtol=1e-12, atol=1e-15)
+
+    assert optimizer.iterations == STEPS
+    np.testing.assert_allclose(rates, [LR / (1 + DECAY * t) for t in range(STEPS)], rtol=1e-15)
+    assert layer.weights.dtype == np.float64
+
+
+def test_sgd_momentum_one_step_by_hand():
+    layer = Dense(1, 1, dtype=np.float64, rng=0)
+    layer.weights[...] = 1.0
+    optimizer = SGD(learning_rate=0.5, momentum=0.9)
+    for _ in range(2):
+        layer.dweights = np.array([[2.0]])
+        layer.dbiases = np.array([[0.0]])
+        optimizer.pre_update_params()
+        optimizer.update_params(layer)
+        optimizer.post_update_params()
+    # step 1: m = 0.9 * 0 - 0.5 * 2 = -1.0;         w = 1.0 - 1.0 = 0.0
+    # step 2: m = 0.9 * -1.0 - 0.5 * 2 = -1.9;      w = 0.0 - 1.9 = -1.9
+    assert layer.weights[0, 0] == pytest.approx(-1.9, abs=1e-15)
+
+
+def test_without_decay_the_rate_stays_put():
+    optimizer = Adam(learning_rate=0.01)
+    layer = Dense(2, 2, rng=0)
+    for _ in range(3):
+        optimizer.pre_update_params()
+        optimizer.update_params(layer)
+        optimizer.post_update_params()
+    assert optimizer.current_learning_rate == 0.01
+    assert optimizer.iterations == 3
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_float32_layers_stay_float32(name):
+    optimizer = CASES[name][0]()
+    layer = Dense(3, 2, rng=0)
+    layer.dweights = np.ones((3, 2), dtype=np.float32)
+    layer.dbiases = np.ones((1, 2), dtype=np.float32)
+    weights = layer.weights
+    for _ in range(2):
+        optimizer.pre_update_params()
+        optimizer.update_params(layer)
+        optimizer.post_update_params()
+    assert layer.weights is weights  # updated in place
+    assert layer.weights.dtype == np.float32 and layer.biases.dtype == np.float32
+    slot_arrays = [a for slots in optimizer.get_slots(layer) for a in slots.values()]
+    assert all(a.dtype == np.float32 for a in slot_arrays)
+
+
+def test_state_is_kept_per_layer():
+    optimizer = Adagrad(learning_rate=0.1)
+    first = Dense(2, 2, dtype=np.float64, rng=0)
+    second = Dense(2, 2, dtype=np.float64, rng=1)
+    first.dweights, first.dbiases = np.full((2, 2), 3.0), np.zeros((1, 2))
+    second.dweights, second.dbiases = np.full((2, 2), 1.0), np.zeros((1, 2))
+    optimizer.pre_update_params()
+    optimizer.update_params(first)
+    optimizer.update_params(second)
+    optimizer.post_update_params()
+    np.testing.assert_array_equal(optimizer.get_slots(first)[0]["cache"], np.full((2, 2), 9.0))
+    np.testing.assert_array_equal(optimizer.get_slots(second)[0]["cache"], np.full((2, 2), 1.0))
+
+
+@pytest.mark.parametrize("optimizer", [SGD, Adagrad, RMSprop, Adam])
+@pytest.mark.parametrize("rate", [0, -0.1, float("inf")])
+def test_learning_rate_must_be_positive(optimizer, rate):
+    with pytest.raises(ValueError, match=r"^learning_rate must be"):
+        optimizer(learning_rate=rate)
+
+
+def test_other_hyperparameters_are_checked():
+    with pytest.raises(ValueError, match="decay must be in"):
+        SGD(decay=-1)
+    with pytest.raises(ValueError, match="momentum must be in"):
+        SGD(momentum=1.0)
+    with pytest.raises(ValueError, match="rho must be in"):
+        RMSprop(rho=1.5)
+    with pytest.raises(ValueError, match="beta_2 must be in"):
+        Adam(beta_2=1.0)
+    with pytest.raises(ValueError, match="epsilon must be in"):
+        Adagrad(epsilon=0)
+    with pytest.raises(TypeError, match="learning_rate must be a real number"):
+        Adam(learning_rate="0.1")
+
+
+def test_repr_shows_the_config():
+    assert repr(SGD(0.5, momentum=0.9)) == "SGD(learning_rate=0.5, decay=0.0, momentum=0.9)"
