@@ -1,0 +1,222 @@
+"""The container under model files: a checked header plus named float arrays, written atomically."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import pickle
+import struct
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from scratchnn import ModelFileError
+from scratchnn.io import ALIGNMENT, FORMAT_VERSION, MAGIC, read_file, write_file
+
+HEADER = {"content": "parameters", "parameters": []}
+
+
+def sample_arrays() -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(0)
+    return {
+        "a": rng.standard_normal((3, 5)).astype(np.float32),
+        "b": rng.standard_normal((1, 7)),  # float64
+        "empty": np.zeros((0, 4), dtype=np.float32),
+        "c": np.asfortranarray(rng.standard_normal((4, 3)).astype(np.float32)),
+    }
+
+
+def test_round_trip_keeps_values_dtypes_and_shapes(tmp_path):
+    path = tmp_path / "m.snn"
+    arrays = sample_arrays()
+    write_file(path, HEADER, arrays)
+    header, loaded = read_file(path)
+    assert header["content"] == "parameters"
+    assert header["format"] == "scratchnn"
+    assert list(loaded) == list(arrays)
+    for name, array in arrays.items():
+        assert loaded[name].dtype == array.dtype
+        assert loaded[name].shape == array.shape
+        assert np.array_equal(loaded[name], array)
+        assert loaded[name].flags.writeable
+
+
+def test_layout_is_the_documented_one(tmp_path):
+    """Prefix, header hash, 64-byte aligned little-endian arrays, exact file size."""
+    path = tmp_path / "m.snn"
+    arrays = {"w": np.arange(6, dtype=np.float32).reshape(2, 3), "b": np.ones(3)}
+    write_file(path, HEADER, arrays)
+    data = path.read_bytes()
+    magic, version, header_length, header_hash = struct.unpack_from("<8sIQ32s", data)
+    assert magic == MAGIC == b"\x89SNN\r\n\x1a\n"
+    assert version == FORMAT_VERSION == 1
+    header_bytes = data[52 : 52 + header_length]
+    assert hashlib.sha256(header_bytes).digest() == header_hash
+    header = json.loads(header_bytes)
+    data_start = -(-(52 + header_length) // ALIGNMENT) * ALIGNMENT
+    assert len(data) == data_start + header["data_bytes"]
+    for entry, (name, array) in zip(header["arrays"], arrays.items(), strict=True):
+        assert entry["name"] == name and entry["offset"] % ALIGNMENT == 0
+        start = data_start + entry["offset"]
+        raw = data[start : start + entry["nbytes"]]
+        assert raw == array.astype(array.dtype.newbyteorder("<")).tobytes()
+        assert hashlib.sha256(raw).hexdigest() == entry["sha256"]
+
+
+def test_refuses_to_write_other_dtypes(tmp_path):
+    with pytest.raises(TypeError, match="float32 or float64"):
+        write_file(tmp_path / "m.snn", HEADER, {"x": np.arange(3)})
+    with pytest.raises(TypeError, match="float32 or float64"):
+        write_file(tmp_path / "m.snn", HEADER, {"x": np.array([object()])})
+    assert not list(tmp_path.iterdir())
+
+
+class Payload:
+    """Unpickling this creates the marker file: proof that code ran."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def test_bare_pickle_is_refused_without_running_it(tmp_path):
+    marker = tmp_path / "pwned"
+    path = tmp_path / "m.snn"
+    path.write_bytes(pickle.dumps({"weights": Payload(marker)}))
+    with pytest.raises(ModelFileError, match="pickle"):
+        read_file(path)
+    assert not marker.exists()
+
+
+def test_npz_with_object_arrays_is_refused_without_running_it(tmp_path):
+    marker = tmp_path / "pwned"
+    path = tmp_path / "m.npz"
+    with open(path, "wb") as file:
+        np.savez(file, weights=np.array([Payload(marker)], dtype=object))
+    assert not marker.exists()
+    with pytest.raises(ModelFileError, match="npz"):
+        read_file(path)
+    assert not marker.exists()
+
+
+def test_object_dtype_inside_a_valid_container_is_refused(tmp_path):
+    """A hand-made file with a correct header hash that declares an object array."""
+    marker = tmp_path / "pwned"
+    payload = pickle.dumps(np.array([Payload(marker)], dtype=object))
+    header = {
+        "format": "scratchnn",
+        **HEADER,
+        "arrays": [
+            {"name": "w", "dtype": "object", "shape": [1], "offset": 0, "nbytes": len(payload),
+             "sha256": hashlib.sha256(payload).hexdigest()}
+        ],
+        "data_bytes": len(payload),
+    }
+    header_bytes = json.dumps(header).encode()
+    digest = hashlib.sha256(header_bytes).digest()
+    prefix = struct.pack("<8sIQ32s", MAGIC, 1, len(header_bytes), digest)
+    start = -(-(len(prefix) + len(header_bytes)) // ALIGNMENT) * ALIGNMENT
+    blob = prefix + header_bytes
+    path = tmp_path / "m.snn"
+    path.write_bytes(blob + b"\0" * (start - len(blob)) + payload)
+    with pytest.raises(ModelFileError, match="object arrays are refused"):
+        read_file(path)
+    assert not marker.exists()
+
+
+def test_empty_file_folder_and_missing_file(tmp_path):
+    empty = tmp_path / "empty.snn"
+    empty.write_bytes(b"")
+    with pytest.raises(ModelFileError, match="empty"):
+        read_file(empty)
+    with pytest.raises(ModelFileError, match="folder"):
+        read_file(tmp_path)
+    with pytest.raises(FileNotFoundError):
+        read_file(tmp_path / "missing.snn")
+    with pytest.raises(IsADirectoryError):
+        write_file(tmp_path, HEADER, {})
+
+
+def test_errors_name_the_file(tmp_path):
+    path = tmp_path / "notes.txt"
+    path.write_text("hello")
+    with pytest.raises(ModelFileError) as info:
+        read_file(path)
+    assert str(path) in str(info.value)
+    assert isinstance(info.value, ValueError)
+
+
+def test_newer_format_version_is_refused_with_advice(tmp_path):
+    path = tmp_path / "m.snn"
+    write_file(path, HEADER, sample_arrays())
+    data = bytearray(path.read_bytes())
+    struct.pack_into("<I", data, 8, FORMAT_VERSION + 1)
+    path.write_bytes(bytes(data))
+    with pytest.raises(ModelFileError, match="format version is 2.*upgrade"):
+        read_file(path)
+
+
+def test_every_truncation_is_refused(tmp_path):
+    path = tmp_path / "m.snn"
+    write_file(path, HEADER, sample_arrays())
+    data = path.read_bytes()
+    damaged = tmp_path / "d.snn"
+    for length in range(len(data)):
+        damaged.write_bytes(data[:length])
+        with pytest.raises(ModelFileError):
+            read_file(damaged)
+
+
+def test_every_single_byte_change_is_detected(tmp_path):
+    """Checksums or zero-padding cover every byte, so no change loads silently."""
+    path = tmp_path / "m.snn"
+    write_file(path, HEADER, sample_arrays())
+    data = path.read_bytes()
+    damaged = tmp_path / "d.snn"
+    for position in range(len(data)):
+        changed = bytearray(data)
+        changed[position] ^= 0x10
+        damaged.write_bytes(bytes(changed))
+        with pytest.raises(ModelFileError):
+            read_file(damaged)
+    damaged.write_bytes(data + b"\0")
+    with pytest.raises(ModelFileError, match="extended"):
+        read_file(damaged)
+
+
+def test_save_replaces_atomically_and_leaves_no_temp_file(tmp_path):
+    path = tmp_path / "m.snn"
+    write_file(path, HEADER, {"x": np.zeros(3)})
+    write_file(path, HEADER, {"x": np.ones(3)})
+    assert [p.name for p in tmp_path.iterdir()] == ["m.snn"]
+    assert np.array_equal(read_file(path)[1]["x"], np.ones(3))
+
+
+def test_failed_save_keeps_the_old_file_and_removes_its_temp(tmp_path):
+    path = tmp_path / "m.snn"
+    write_file(path, HEADER, {"x": np.zeros(3)})
+    with pytest.raises(TypeError):
+        write_file(path, {"content": "parameters", "parameters": [], "bad": object()}, {})
+    assert [p.name for p in tmp_path.iterdir()] == ["m.snn"]
+    assert np.array_equal(read_file(path)[1]["x"], np.zeros(3))
+
+
+@pytest.mark.skipif(os.name != "posix", reason="stale temp files are cleaned on POSIX only")
+def test_temp_files_of_dead_processes_are_cleaned_on_next_save(tmp_path):
+    path = tmp_path / "m.snn"
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    stale = tmp_path / f".m.snn.{int(dead.stdout)}.0badc0de.scratchnn-tmp"
+    stale.write_bytes(b"half a model")
+    alive = tmp_path / f".m.snn.{os.getppid()}.0badc0de.scratchnn-tmp"  # a live process's
+    alive.write_bytes(b"being written")
+    other = tmp_path / f".other.snn.{int(dead.stdout)}.0badc0de.scratchnn-tmp"
+    other.write_bytes(b"another file's")
+    write_file(path, HEADER, {"x": np.zeros(3)})
+    assert not stale.exists()
+    assert alive.exists() and other.exists()
