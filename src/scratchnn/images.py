@@ -120,12 +120,15 @@ def predict_image(
     Raises
     ------
     ValueError
-        If the model's output does not have one row per picture and one column per class.
+        If no path is given, or the model's output does not have one row per picture and one
+        column per class; also the errors of :func:`load_image`.
     """
     if isinstance(path_or_paths, (str, os.PathLike)):
         paths: list[PathLike] = [path_or_paths]
     else:
         paths = list(path_or_paths)
+    if not paths:
+        raise ValueError("path_or_paths is empty: give one picture's path or a list of paths")
     X = load_images(paths, size=size, invert=invert)
     probabilities = np.asarray(model.predict(X))
     if probabilities.shape != (len(paths), len(class_names)):
@@ -170,7 +173,13 @@ def _read_grey(path: Path, size: tuple[int, int]) -> np.ndarray:
                 # Transparent pixels hide arbitrary colours; show them as on a white page.
                 rgba = picture.convert("RGBA")
                 picture = Image.alpha_composite(Image.new("RGBA", rgba.size, "white"), rgba)
-            grey = picture.convert("L")
+            if picture.mode == "I" or picture.mode.startswith("I;16"):
+                # 16-bit greyscale (e.g. some PNGs): convert("L") would clip everything above
+                # 255 to white, so map 0..65535 onto 0..255 instead.
+                wide = np.asarray(picture.convert("I"), dtype=np.float64)
+                grey = Image.fromarray(np.clip(np.rint(wide / 257), 0, 255).astype(np.uint8))
+            else:
+                grey = picture.convert("L")
     except (Image.UnidentifiedImageError, Image.DecompressionBombError, SyntaxError) as error:
         raise ValueError(f"{path} is not a picture Pillow can read: {error}") from error
     except OSError as error:
