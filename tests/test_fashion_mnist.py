@@ -193,3 +193,17 @@ def test_preprocessing_errors():
         flatten(np.zeros(5))
     with pytest.raises(TypeError, match="dtype must be numpy.float32 or numpy.float64"):
         scale_images(np.zeros(3), dtype=np.int32)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        ({"download": "no"}, TypeError, "download must be True or False; got 'no'"),
+        ({"base_url": None}, TypeError, "base_url must be a non-empty str"),
+        ({"timeout": -1}, ValueError, r"timeout must be in \(0"),
+    ],
+)
+def test_bad_loader_arguments(tmp_path, kwargs, error, message):
+    with pytest.raises(error, match=message):
+        load_fashion_mnist(tmp_path, **kwargs)
+    assert list(tmp_path.iterdir()) == []

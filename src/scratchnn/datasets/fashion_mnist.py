@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from scratchnn._validation import check_real, describe
 from scratchnn.datasets._download import DEFAULT_TIMEOUT, download_file
 from scratchnn.errors import DatasetError
 
@@ -115,11 +116,18 @@ def load_fashion_mnist(
 
     Raises
     ------
+    TypeError, ValueError
+        If an argument has the wrong type or value.
     DatasetNotFoundError
         If files are missing and ``download`` is false; the message says where it looked.
     DatasetError
         If a file is damaged or inconsistent, or a download fails or has the wrong checksum.
     """
+    if not isinstance(download, (bool, np.bool_)):
+        raise TypeError(f"download must be True or False; got {describe(download)}")
+    if not isinstance(base_url, str) or not base_url:
+        raise TypeError(f"base_url must be a non-empty str (a URL); got {describe(base_url)}")
+    timeout = check_real(timeout, "timeout", low=0, low_inclusive=False)
     folder = fashion_mnist_dir(path)
     files: dict[str, Path] = {}
     missing = []
