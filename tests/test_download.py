@@ -246,3 +246,30 @@ def test_bad_download_arguments(tmp_path, md5, timeout, message):
     with pytest.raises(ValueError, match=message):
         download_file("http://127.0.0.1:1/x", tmp_path / "x", md5=md5, timeout=timeout)
     assert_only(tmp_path, [])
+
+
+def test_verified_file_is_renamed_into_place_from_the_same_folder(server, served, tmp_path,
+                                                                  monkeypatch):
+    import os
+
+    renames = []
+    real_replace = os.replace
+
+    def recording_replace(source, target):
+        renames.append((Path(source), Path(target), Path(source).read_bytes()))
+        real_replace(source, target)
+
+    monkeypatch.setattr(os, "replace", recording_replace)
+    destination = tmp_path / SMALL
+    download_file(f"{server}/ok/{SMALL}", destination, md5=md5_of(served / SMALL), progress=False)
+    [(source, target, content)] = renames
+    assert target == destination and source.parent == destination.parent
+    assert source.name.endswith(".part") and content == (served / SMALL).read_bytes()
+
+
+def test_unwritable_destination(server, served, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("a file where a folder should be")
+    with pytest.raises(DatasetError, match="is not writable"):
+        download_file(f"{server}/ok/{SMALL}", blocker / SMALL, md5="0" * 32, progress=False)
+    assert_only(tmp_path, ["file"])
