@@ -1,0 +1,117 @@
+"""The package as users get it: a light import and a wheel with exactly its two dependencies."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+IMPORT_AND_TIME = """
+import json, sys, time
+start = time.perf_counter()
+import scratchnn
+elapsed = time.perf_counter() - start
+heavy = [name for name in ("tqdm", "matplotlib", "PIL") if name in sys.modules]
+print(json.dumps({"elapsed": elapsed, "heavy": heavy}))
+"""
+
+
+def import_in_fresh_interpreter() -> tuple[float, list[str]]:
+    completed = subprocess.run(
+        [sys.executable, "-c", IMPORT_AND_TIME],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    )
+    report = json.loads(completed.stdout.strip().splitlines()[-1])
+    return float(report["elapsed"]), list(report["heavy"])
+
+
+def test_import_leaves_optional_and_heavy_modules_unloaded():
+    _, heavy = import_in_fresh_interpreter()
+    assert heavy == [], f"import scratchnn loaded {heavy}; import them lazily where used"
+
+
+def test_import_takes_less_than_0_3_seconds():
+    # The issue's acceptance criterion "import scratchnn < 0.3 s" is a product requirement, so
+    # it is checked here as a test (the one timing threshold in the suite, on purpose): the
+    # median of 5 fresh interpreters, timing only the import statement (NumPy included).
+    timings = [import_in_fresh_interpreter()[0] for _ in range(5)]
+    median = statistics.median(timings)
+    assert median < 0.3, f"import scratchnn took {median:.3f} s (median of {timings})"
+
+
+def build_wheel(source: Path, outdir: Path) -> subprocess.CompletedProcess:
+    offline_ready = all(importlib.util.find_spec(name) for name in ("setuptools", "build"))
+    command = [sys.executable, "-m", "build", "--wheel", "--outdir", str(outdir)]
+    if offline_ready:
+        command.insert(4, "--no-isolation")  # use the installed setuptools, no download
+    result = subprocess.run(command, cwd=source, capture_output=True, text=True)
+    if result.returncode != 0 and offline_ready:
+        # --no-isolation failed: fall back to an isolated build.
+        command.remove("--no-isolation")
+        result = subprocess.run(command, cwd=source, capture_output=True, text=True)
+    return result
+
+
+def test_wheel_depends_on_exactly_numpy_and_tqdm(tmp_path):
+    # Build from a clean copy so the shared working tree gets no build/ or egg-info churn.
+    source = tmp_path / "project"
+    source.mkdir()
+    shutil.copy2(ROOT / "pyproject.toml", source)
+    for extra in ("README.md", "LICENSE"):
+        if (ROOT / extra).exists():
+            shutil.copy2(ROOT / extra, source)
+    shutil.copytree(
+        ROOT / "src",
+        source / "src",
+        ignore=shutil.ignore_patterns("*.egg-info", "__pycache__", "*.pyc"),
+    )
+    outdir = tmp_path / "dist"
+    result = build_wheel(source, outdir)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+
+    wheels = sorted(outdir.glob("*.whl"))
+    assert len(wheels) == 1, wheels
+    assert wheels[0].name.startswith("scratchnn-")
+    assert wheels[0].name.endswith("-py3-none-any.whl")
+
+    with zipfile.ZipFile(wheels[0]) as archive:
+        names = archive.namelist()
+        metadata_name = next(n for n in names if n.endswith(".dist-info/METADATA"))
+        metadata = archive.read(metadata_name).decode()
+    assert "scratchnn/py.typed" in names
+    assert "scratchnn/__init__.py" in names
+    requirements = [
+        line.removeprefix("Requires-Dist:").strip()
+        for line in metadata.splitlines()
+        if line.startswith("Requires-Dist:")
+    ]
+    core = [req for req in requirements if "extra ==" not in req]
+    core_names = sorted(re.split(r"[\s<>=!~;\[]", req, maxsplit=1)[0] for req in core)
+    assert core_names == ["numpy", "tqdm"], core
+
+
+@pytest.mark.parametrize("name", ["Dense", "Dropout", "ReLU", "Softmax", "Adam", "gradcheck"])
+def test_public_names_are_exported(name):
+    import scratchnn
+
+    assert name in scratchnn.__all__
+    assert hasattr(scratchnn, name)
+
+
+def test_version_is_a_string():
+    import scratchnn
+
+    assert isinstance(scratchnn.__version__, str) and scratchnn.__version__
