@@ -122,7 +122,12 @@ class Dense(Layer):
             self.dbiases += self.bias_regularizer_l1 * _sign(self.biases)
         if self.bias_regularizer_l2 > 0:
             self.dbiases += 2 * self.bias_regularizer_l2 * self.biases
-        self.dinputs = dvalues @ self.weights.T
+        if self.needs_dinputs:
+            self.dinputs = dvalues @ self.weights.T
+        else:
+            # First layer of a model: d(loss)/d(X) is never used, so skip the product. An empty
+            # array (not a stale one) makes any accidental use fail loudly.
+            self.dinputs = np.empty((0, self.n_inputs), dtype=self.dtype)
         return self.dinputs
 
     def parameters(self) -> list[Array]:
