@@ -251,3 +251,18 @@ def test_dropout_rate_outside_zero_one_is_refused(rate):
 def test_dropout_rate_must_be_a_number():
     with pytest.raises(TypeError, match="rate must be a real number"):
         Dropout("0.5")
+
+
+def test_dense_can_skip_dinputs_but_keeps_its_parameter_gradients():
+    x = np.random.default_rng(0).normal(size=(5, 4))
+    dvalues = np.random.default_rng(1).normal(size=(5, 3))
+    full = float64_dense(4, 3, weight_regularizer_l2=0.1)
+    first = float64_dense(4, 3, weight_regularizer_l2=0.1)
+    first.needs_dinputs = False
+    for layer in (full, first):
+        layer.forward(x)
+        layer.backward(dvalues)
+    np.testing.assert_array_equal(first.dweights, full.dweights)
+    np.testing.assert_array_equal(first.dbiases, full.dbiases)
+    assert first.dinputs.size == 0  # never a stale gradient
+    assert full.dinputs.shape == (5, 4)
