@@ -201,6 +201,7 @@ def _random_states(model: Model) -> dict[str, Any]:
 def _build_model(path: PathLike, header: dict[str, Any], arrays: dict[str, Array]) -> Model:
     from .model import Model
 
+    _check_dense_shapes(path, header, arrays)
     try:
         model = Model.from_config(header["config"])
         layers = _trainable_layers(model)
@@ -213,6 +214,34 @@ def _build_model(path: PathLike, header: dict[str, Any], arrays: dict[str, Array
     if accuracy is not None and model.accuracy is not None:
         setattr(model.accuracy, "precision", accuracy["precision"])  # noqa: B010
     return model
+
+
+def _check_dense_shapes(path: PathLike, header: dict[str, Any], arrays: dict[str, Array]) -> None:
+    """The architecture's Dense sizes must match the stored arrays, checked before building.
+
+    Building first would let a hostile file ask for a Dense(10**9, 10**9) and exhaust memory;
+    the stored arrays are bounded by the file's size.
+    """
+    layers = header["config"].get("layers")
+    if not isinstance(layers, list):
+        _refuse(path, "its architecture has no list of layers")
+    stored = {entry["layer"]: entry["arrays"] for entry in header["parameters"]}
+    for position, layer in enumerate(layers):
+        if not (isinstance(layer, dict) and layer.get("class") == "Dense"):
+            continue
+        config = layer.get("config")
+        names = stored.get(position)
+        if not isinstance(config, dict) or names is None or len(names) != 2:
+            _refuse(path, f"layer {position} (Dense) has no weights and biases in the file")
+        n_inputs, n_neurons = config.get("n_inputs"), config.get("n_neurons")
+        expected = [(n_inputs, n_neurons), (1, n_neurons)]
+        got = [arrays[name].shape for name in names]
+        if got != expected:
+            _refuse(
+                path,
+                f"layer {position} is Dense({n_inputs}, {n_neurons}) in the architecture but its "
+                f"stored arrays are shaped {got[0]} and {got[1]}",
+            )
 
 
 def _matching_parameters(
@@ -304,6 +333,9 @@ def _restore_optimizer(
 def _restore_random_states(path: PathLike, states: dict[str, Any], model: Model) -> None:
     generators: dict[Any, Any] = {"model": _generator_from_state(path, states["model"])}
     model.rng = generators["model"]
+    with_rng = [i for i, layer in enumerate(model.layers) if hasattr(layer, "rng")]
+    if sorted(entry["layer"] for entry in states["layers"]) != with_rng:
+        _refuse(path, f"it lacks the random state of some of the layers {with_rng}")
     for entry in states["layers"]:
         position = entry["layer"]
         if not (isinstance(position, int) and 0 <= position < len(model.layers)):
@@ -548,8 +580,10 @@ def _check_header(path: PathLike, header: Any) -> None:
 
 def _check_contents(header: dict[str, Any], names: set[str]) -> None:
     """Structure of the model/parameters sections; raises KeyError/TypeError when it is off."""
+    _require(isinstance(header["parameters"], list))
     for entry in header["parameters"]:
         _require(isinstance(entry["layer"], int) and isinstance(entry["class"], str))
+        _require(isinstance(entry["arrays"], list))
         _require(all(name in names for name in entry["arrays"]))
     if header["content"] != "model":
         return
@@ -558,13 +592,16 @@ def _check_contents(header: dict[str, Any], names: set[str]) -> None:
     if optimizer is not None:
         _require(isinstance(optimizer["class"], str))
         optimizer["iterations"], optimizer["current_learning_rate"]  # noqa: B018
+        _require(isinstance(optimizer["slots"], list))
         for per_parameter in optimizer["slots"]:
+            _require(isinstance(per_parameter, list))
             for slots in per_parameter:
                 _require(isinstance(slots, dict) and all(n in names for n in slots.values()))
     states = header["random_state"]
     _require(isinstance(states["model"], dict) and isinstance(states["layers"], list))
     for entry in states["layers"]:
-        _require(isinstance(entry, dict) and ("state" in entry or "same_as" in entry))
+        _require(isinstance(entry, dict) and type(entry.get("layer")) is int)
+        _require("state" in entry or "same_as" in entry)
     accuracy = header["accuracy"]
     _require(accuracy is None or isinstance(accuracy["precision"], float))
 

@@ -1,0 +1,390 @@
+"""Model files end to end: round trips, exact resume, refusals, damage, crashes mid-save."""
+
+from __future__ import annotations
+
+import json
+import pickle
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import scratchnn as snn
+from scratchnn import ModelFileError
+from scratchnn.datasets import sine_data, spiral_data
+from scratchnn.io import (
+    load_model,
+    load_parameters,
+    read_file,
+    save_model,
+    save_parameters,
+    write_file,
+)
+from scratchnn.model import Model
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def classifier(dtype=np.float32, dropout_rng=None) -> Model:
+    return Model(
+        [
+            snn.Dense(2, 32, rng=1, dtype=dtype, weight_regularizer_l2=5e-4),
+            snn.ReLU(),
+            snn.Dropout(0.2, rng=dropout_rng),
+            snn.Dense(32, 3, rng=2, dtype=dtype),
+            snn.Softmax(),
+        ],
+        loss=snn.CategoricalCrossentropy(),
+        optimizer=snn.Adam(learning_rate=0.02, decay=1e-3),
+        seed=7,
+    )
+
+
+def binary() -> Model:
+    return Model(
+        [snn.Dense(2, 16, rng=3), snn.ReLU(), snn.Dense(16, 1, rng=4), snn.Sigmoid()],
+        loss=snn.BinaryCrossentropy(),
+        optimizer=snn.SGD(learning_rate=0.5, momentum=0.9),
+        seed=8,
+    )
+
+
+def regression() -> Model:
+    return Model(
+        [snn.Dense(1, 16, rng=5), snn.Tanh(), snn.Dense(16, 1, rng=6), snn.Linear()],
+        loss=snn.MeanSquaredError(),
+        optimizer=snn.RMSprop(learning_rate=0.01, decay=1e-2),
+        seed=9,
+    )
+
+
+def float64_adagrad() -> Model:
+    model = classifier(np.float64)
+    model.set(optimizer=snn.Adagrad(learning_rate=0.5))
+    return model
+
+
+def data_for(model: Model):
+    if isinstance(model.loss, snn.MeanSquaredError):
+        return sine_data(200)
+    X, y = spiral_data(samples=60, classes=3, rng=0)
+    if isinstance(model.loss, snn.BinaryCrossentropy):
+        return X, (y == 0).astype(np.float32).reshape(-1, 1)
+    return X, y
+
+
+def params_equal(a: Model, b: Model) -> bool:
+    return all(
+        np.array_equal(p, q) and p.dtype == q.dtype
+        for pa, pb in zip(a.get_parameters(), b.get_parameters(), strict=True)
+        for p, q in zip(pa, pb, strict=True)
+    )
+
+
+BUILDERS = [classifier, binary, regression, float64_adagrad]
+
+
+@pytest.mark.parametrize("build", BUILDERS, ids=lambda f: f.__name__)
+def test_round_trip_gives_identical_predictions(tmp_path, build):
+    model = build()
+    X, y = data_for(model)
+    model.fit(X, y, epochs=3, batch_size=32, verbose=0)
+    path = tmp_path / "model.snn"
+    model.save(path)
+    loaded = load_model(path)
+    assert type(loaded) is Model
+    assert loaded.get_config() == model.get_config()
+    assert params_equal(loaded, model)
+    assert np.array_equal(loaded.predict(X), model.predict(X))
+    assert loaded.predict(X).dtype == model.predict(X).dtype
+    assert loaded.optimizer.iterations == model.optimizer.iterations > 0
+    assert loaded.optimizer.current_learning_rate == model.optimizer.current_learning_rate
+    assert loaded.evaluate(X, y, verbose=0) == model.evaluate(X, y, verbose=0)
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        classifier,
+        lambda: classifier(dropout_rng=np.random.RandomState(11)),  # the book's legacy generator
+        lambda: classifier(np.float64, dropout_rng=np.random.default_rng(12)),
+        binary,
+        regression,
+    ],
+    ids=["dropout", "dropout-randomstate", "float64-generator", "binary", "regression"],
+)
+def test_resume_is_bit_identical(tmp_path, build):
+    """k epochs, save, load, m more == k + m epochs in one go (dropout and shuffling on)."""
+    X, y = data_for(build())
+    straight = build()
+    straight.fit(X, y, epochs=5, batch_size=16, shuffle=True, verbose=0)
+
+    first = build()
+    first.fit(X, y, epochs=2, batch_size=16, shuffle=True, verbose=0)
+    path = tmp_path / "checkpoint.snn"
+    save_model(first, path)
+    resumed = load_model(path)
+    resumed.fit(X, y, epochs=3, batch_size=16, shuffle=True, verbose=0)
+
+    assert params_equal(resumed, straight)
+    assert resumed.optimizer.iterations == straight.optimizer.iterations
+    assert resumed.optimizer.current_learning_rate == straight.optimizer.current_learning_rate
+    # The check has teeth: a model loaded without its generator states drifts.
+    assert not params_equal(first, straight)
+
+
+def test_shared_generators_stay_shared(tmp_path):
+    shared = np.random.default_rng(5)
+    model = Model(
+        [snn.Dense(2, 8, rng=0), snn.Dropout(0.3, rng=shared), snn.Dense(8, 8, rng=1),
+         snn.Dropout(0.3, rng=shared), snn.Dense(8, 3, rng=2), snn.Softmax()],
+        loss=snn.CategoricalCrossentropy(), optimizer=snn.Adam(), seed=1,
+    )
+    save_model(model, tmp_path / "m.snn")
+    loaded = load_model(tmp_path / "m.snn")
+    assert loaded.layers[1].rng is loaded.layers[3].rng
+    assert loaded.layers[1].rng.bit_generator.state == shared.bit_generator.state
+
+
+def test_parameters_only_files(tmp_path):
+    model = classifier()
+    X, y = data_for(model)
+    model.fit(X, y, epochs=2, verbose=0)
+    path = tmp_path / "params.snn"
+    save_parameters(model, path)
+    fresh = classifier()
+    assert not params_equal(fresh, model)
+    load_parameters(fresh, path)
+    assert params_equal(fresh, model)
+    with pytest.raises(ModelFileError, match="load_parameters"):
+        load_model(path)
+    # A whole-model file also serves its parameters.
+    save_model(model, tmp_path / "whole.snn")
+    other = classifier()
+    other.load_parameters(tmp_path / "whole.snn")
+    assert params_equal(other, model)
+
+
+def test_load_parameters_checks_shapes_and_dtypes(tmp_path):
+    path = tmp_path / "params.snn"
+    save_parameters(classifier(), path)
+    wider = Model([snn.Dense(2, 33), snn.ReLU(), snn.Dropout(0.2), snn.Dense(33, 3), snn.Softmax()])
+    before = wider.get_parameters()
+    with pytest.raises(ModelFileError, match=r"float32\[2, 32\].*float32\[2, 33\]"):
+        load_parameters(wider, path)
+    after = wider.get_parameters()
+    assert all(np.array_equal(a, b) for pa, pb in zip(before, after, strict=True)
+               for a, b in zip(pa, pb, strict=True))
+    with pytest.raises(ModelFileError, match="float64"):
+        load_parameters(classifier(np.float64), path)
+    with pytest.raises(ModelFileError, match="2 trainable layer"):
+        load_parameters(Model([snn.Dense(2, 3)]), path)
+
+
+def test_saving_nan_parameters_is_refused_and_keeps_the_good_file(tmp_path):
+    model = classifier()
+    path = tmp_path / "model.snn"
+    save_model(model, path)
+    good = path.read_bytes()
+    model.layers[3].weights[0, 0] = np.nan
+    with pytest.raises(ValueError, match="trainable layer 1 \\(Dense\\)"):
+        save_model(model, path)
+    with pytest.raises(ValueError, match="NaN"):
+        save_parameters(model, path)
+    assert path.read_bytes() == good
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.snn"]
+
+
+# ---------------------------------------------------------------------------- refusals
+
+
+class Payload:
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def test_pickled_files_are_refused_and_run_no_code(tmp_path):
+    marker = tmp_path / "code-ran"
+    bare = tmp_path / "bare.snn"
+    bare.write_bytes(pickle.dumps(Payload(marker)))
+    npz = tmp_path / "objects.npz"
+    with open(npz, "wb") as file:
+        np.savez(file, weights=np.array([Payload(marker)], dtype=object))
+    for path in (bare, npz):
+        with pytest.raises(ModelFileError, match="pickle|npz"):
+            load_model(path)
+        with pytest.raises(ModelFileError):
+            load_parameters(classifier(), path)
+    assert not marker.exists()
+
+
+def rewrite(source: Path, target: Path, change) -> None:
+    """Re-save ``source`` with its header changed by ``change`` (checksums recomputed)."""
+    header, arrays = read_file(source)
+    for key in ("format", "library_version", "arrays", "data_bytes"):
+        del header[key]
+    change(header, arrays)
+    write_file(target, header, arrays)
+
+
+def test_consistent_but_wrong_files_are_refused(tmp_path):
+    good = tmp_path / "good.snn"
+    save_model(classifier(), good)
+    bad = tmp_path / "bad.snn"
+
+    def wider(header, arrays):
+        header["config"]["layers"][0]["config"]["n_neurons"] = 40
+
+    def unknown_layer(header, arrays):
+        header["config"]["layers"][1]["class"] = "os.system"
+
+    def nan_weights(header, arrays):
+        arrays["parameters/1/0"][0, 0] = np.inf
+
+    def no_dropout_state(header, arrays):
+        header["random_state"]["layers"] = []
+
+    def bad_generator(header, arrays):
+        header["random_state"]["model"]["state"]["bit_generator"] = "builtins.eval"
+
+    def huge_layer(header, arrays):
+        header["config"]["layers"][0]["config"]["n_inputs"] = 10**12
+
+    cases = [
+        (wider, "Dense\\(2, 40\\).*shaped"),
+        (unknown_layer, "unknown layers class 'os.system'"),
+        (nan_weights, "NaN or infinite"),
+        (no_dropout_state, "random state"),
+        (bad_generator, "random generator state"),
+        (huge_layer, "Dense\\(1000000000000, 32\\)"),
+    ]
+    for change, message in cases:
+        rewrite(good, bad, change)
+        with pytest.raises(ModelFileError, match=message) as info:
+            load_model(bad)
+        assert str(bad) in str(info.value)
+
+
+def test_foreign_empty_and_missing_files(tmp_path):
+    (tmp_path / "empty.snn").write_bytes(b"")
+    (tmp_path / "text.snn").write_text("weights = [1, 2, 3]\n")
+    with pytest.raises(ModelFileError, match="empty"):
+        load_model(tmp_path / "empty.snn")
+    with pytest.raises(ModelFileError, match="not a scratchnn model file"):
+        load_model(tmp_path / "text.snn")
+    with pytest.raises(ModelFileError, match="folder"):
+        load_model(tmp_path)
+    with pytest.raises(FileNotFoundError):
+        load_model(tmp_path / "missing.snn")
+
+
+def test_fuzzed_damage_is_always_refused(tmp_path):
+    """1,200 seeded truncations and byte changes of a real model file: each is detected."""
+    source = tmp_path / "model.snn"
+    model = classifier()
+    X, y = data_for(model)
+    model.fit(X, y, epochs=1, verbose=0)
+    save_model(model, source)
+    data = source.read_bytes()
+    rng = np.random.default_rng(2024)
+    damaged = tmp_path / "damaged.snn"
+    refused = 0
+    for trial in range(1200):
+        if trial % 3 == 0:
+            blob = data[: int(rng.integers(0, len(data)))]
+        else:
+            changed = bytearray(data)
+            for position in rng.integers(0, len(data), size=int(rng.integers(1, 5))):
+                changed[position] ^= int(rng.integers(1, 256))   # never zero: a real change
+            blob = bytes(changed)
+        damaged.write_bytes(blob)
+        try:
+            loaded = load_model(damaged)
+        except ModelFileError:
+            refused += 1
+            continue
+        # Not expected (checksums cover every byte), but a load must still be sane.
+        for got, want in zip(loaded.get_parameters(), model.get_parameters(), strict=True):
+            for a, b in zip(got, want, strict=True):
+                assert a.shape == b.shape and np.isfinite(a).all()
+    assert refused == 1200
+
+
+# ---------------------------------------------------------------------------- crashes mid-save
+
+SAVER = """
+import sys
+import numpy as np
+import scratchnn as snn
+from scratchnn.io import save_model
+from scratchnn.model import Model
+
+model = Model([snn.Dense(1500, 2000, rng=0), snn.ReLU(), snn.Dense(2000, 1500, rng=1)],
+              loss=snn.MeanSquaredError(), optimizer=snn.SGD(), seed=0)
+model.finalize()
+value = float(sys.argv[2])
+print("ready", flush=True)
+while True:
+    value += 1
+    for layer in model.trainable_layers:
+        layer.weights.fill(value)
+        layer.biases.fill(value)
+    save_model(model, sys.argv[1])
+"""
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL (POSIX)")
+def test_sigkill_during_saves_never_breaks_the_file(tmp_path):
+    """A process saving ~24 MB in a loop is killed 8 times at random moments."""
+    path = tmp_path / "big.snn"
+    model = Model([snn.Dense(1500, 2000, rng=0), snn.ReLU(), snn.Dense(2000, 1500, rng=1)],
+                  loss=snn.MeanSquaredError(), optimizer=snn.SGD(), seed=0)
+    save_model(model, path)
+    rng = np.random.default_rng(99)
+    interrupted = 0
+    for round_ in range(8):
+        process = subprocess.Popen(
+            [sys.executable, "-c", SAVER, str(path), str(1000.0 * round_)],
+            stdout=subprocess.PIPE, text=True,
+        )
+        assert process.stdout is not None
+        assert process.stdout.readline().strip() == "ready"
+        time.sleep(float(rng.uniform(0.05, 0.6)))
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        process.stdout.close()
+        temps = [p for p in tmp_path.iterdir() if p.name.endswith(".scratchnn-tmp")]
+        # At most the killed process's own temp file; earlier ones were cleaned by its saves.
+        assert len(temps) <= 1
+        interrupted += len(temps)
+        loaded = load_model(path)
+        weights = [p for layer in loaded.get_parameters() for p in layer]
+        assert [w.shape for w in weights] == [(1500, 2000), (1, 2000), (2000, 1500), (1, 1500)]
+        # One whole snapshot: every value the same, never half of two saves.
+        assert all(np.all(w == weights[0].flat[0]) for w in weights)
+    assert interrupted >= 1   # at least one kill landed inside a write
+    save_model(loaded, path)
+    assert [p.name for p in tmp_path.iterdir()] == ["big.snn"]
+
+
+# ---------------------------------------------------------------------------- fixture file
+
+
+def test_fixture_file_from_this_version_loads_and_predicts():
+    """tests/fixtures/classifier-v1.snn was written by tests/fixtures/make_fixture.py."""
+    expected = json.loads((FIXTURES / "classifier-v1.json").read_text())
+    model = load_model(FIXTURES / "classifier-v1.snn")
+    X = np.array(expected["inputs"], dtype=np.float32)
+    probabilities = model.predict(X)
+    assert probabilities.dtype == np.float32
+    assert np.array_equal(probabilities, np.array(expected["probabilities"], dtype=np.float32))
+    assert model.optimizer.iterations == expected["iterations"]
+    header, _ = read_file(FIXTURES / "classifier-v1.snn")
+    assert header["library_version"] == expected["library_version"]
