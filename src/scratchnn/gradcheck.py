@@ -53,16 +53,17 @@ def relative_error(analytic: Array, numeric: Array) -> float:
 
 def numerical_gradient(f: Callable[[], float], x: Array, eps: float = 1e-6) -> Array:
     """Central differences of the scalar ``f()`` w.r.t. every entry of ``x`` (changed in place)."""
-    grad = np.zeros_like(x, dtype=np.float64)
-    flat = x.reshape(-1)  # a view: writing it perturbs x
-    for i in range(flat.size):
-        original = flat[i]
-        flat[i] = original + eps
+    grad = np.zeros(x.shape, dtype=np.float64)
+    # Index x itself rather than x.reshape(-1), which is a copy (perturbing nothing) whenever
+    # x is not C-contiguous, e.g. weights assigned as a transposed matrix.
+    for index in np.ndindex(*x.shape):
+        original = x[index]
+        x[index] = original + eps
         plus = f()
-        flat[i] = original - eps
+        x[index] = original - eps
         minus = f()
-        flat[i] = original
-        grad.reshape(-1)[i] = (plus - minus) / (2 * eps)
+        x[index] = original
+        grad[index] = (plus - minus) / (2 * eps)
     return grad
 
 
