@@ -189,3 +189,13 @@ def test_relative_error_and_result():
     assert not result.ok
     assert "dweights: relative error 3.00e-06" in str(result)
     assert GradcheckResult({"dinputs": 1e-9}).ok
+
+
+def test_gradcheck_perturbs_non_contiguous_parameters():
+    # Weights written the seed's way (one row per neuron) and assigned transposed are a
+    # Fortran-ordered view; the numerical gradient must still perturb the layer's own array.
+    layer = Dense(4, 3, dtype=np.float64, rng=0)
+    layer.weights = np.random.default_rng(0).normal(size=(3, 4)).T
+    assert not layer.weights.flags.c_contiguous
+    result = gradcheck(layer, np.random.default_rng(1).normal(size=(2, 4)))
+    assert result.max_error < 1e-6, str(result)
