@@ -54,8 +54,8 @@ class CategoricalAccuracy(Accuracy):
         self.binary = bool(binary)
 
     def compare(self, predictions: Array, y: Array) -> Array:
-        if not self.binary and y.ndim == 2:
-            y = np.argmax(y, axis=1)
+        if not self.binary and y.ndim == 2 and y.shape[1] > 1:
+            y = np.argmax(y, axis=1)   # one-hot; a (n, 1) column holds the labels themselves
         if predictions.shape != y.shape and predictions.size == y.size:
             y = y.reshape(predictions.shape)   # (n,) labels against (n, 1) sigmoid predictions
         return predictions == y
