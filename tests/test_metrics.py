@@ -104,3 +104,8 @@ def test_regression_accumulated_equals_the_whole():
     for start in range(0, 30, 7):
         accuracy.calculate(predictions[start : start + 7], y[start : start + 7])
     assert accuracy.calculate_accumulated() == pytest.approx(whole, rel=1e-15)
+
+
+def test_categorical_with_a_column_of_integer_labels():
+    # (n, 1) labels are labels, not one-hot rows (argmax of a single column is always 0).
+    assert CategoricalAccuracy().calculate(PREDICTED, LABELS.reshape(-1, 1)) == 0.6
