@@ -483,11 +483,12 @@ def read_file(path: PathLike) -> tuple[dict[str, Any], dict[str, Array]]:
     if source.is_dir():
         _refuse(path, "it is a folder, not a model file")
     with open(source, "rb") as file:
-        data = file.read()
-    if not data:
-        _refuse(path, "the file is empty")
-    if len(data) < _PREFIX.size or not data.startswith(MAGIC):
-        _refuse(path, f"it is not a scratchnn model file ({_guess_kind(data)})")
+        data = file.read(_PREFIX.size)
+        if not data:
+            _refuse(path, "the file is empty")
+        if len(data) < _PREFIX.size or not data.startswith(MAGIC):
+            _refuse(path, f"it is not a scratchnn model file ({_guess_kind(data)})")
+        data += file.read()   # only now: a large foreign file is not read whole
     _, version, header_length, header_hash = _PREFIX.unpack_from(data)
     if version != FORMAT_VERSION:
         _refuse(
@@ -620,7 +621,7 @@ def _no_constant(name: str) -> NoReturn:
 
 
 def _guess_kind(data: bytes) -> str:
-    if data.startswith(b"\x80") or data.startswith(b"(") and data.rstrip().endswith(b"."):
+    if data.startswith(b"\x80"):   # the PROTO opcode that starts pickles since Python 2.3
         return "it looks like a Python pickle, which scratchnn never loads: unpickling runs code"
     if data.startswith(b"PK\x03\x04"):
         return "it looks like a zip or .npz archive; scratchnn files are not archives"
