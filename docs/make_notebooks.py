@@ -1,0 +1,679 @@
+"""Write the tutorial notebooks in docs/notebooks/ from the cells below.
+
+The notebooks are generated so that a change to them is reviewed here, as text. They are
+stored without outputs; ``tests/test_notebooks.py`` runs every one and checks that the stored
+files match this script. After editing, run::
+
+    python docs/make_notebooks.py
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import nbformat
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+HERE = Path(__file__).resolve().parent
+NOTEBOOKS = HERE / "notebooks"
+
+
+def install(*packages: str) -> str:
+    """First cell: install in JupyterLite (the browser); a no-op anywhere else."""
+    names = ", ".join(repr(name) for name in ("scratchnn", *packages))
+    return f"""\
+# In JupyterLite (Python in the browser) the library is installed first.
+# Anywhere else this cell does nothing: install with pip install 'scratchnn[plot]'.
+import sys
+
+if sys.platform == "emscripten":
+    import piplite
+
+    await piplite.install([{names}])"""
+
+
+NOTEBOOK_1 = [
+    ("md", """\
+# 1. Batches and the dot product
+
+A neuron multiplies each input by a weight, adds the products up and adds a bias. A layer is
+several neurons reading the same inputs, and a *batch* is several samples pushed through at
+once. NumPy's dot product does all of it in one call. This notebook follows the first
+chapters of *Neural Networks from Scratch in Python* and ends with scratchnn's `Dense` layer."""),
+    ("code", install()),
+    ("md", """\
+## One neuron
+
+Four inputs, four weights, one bias: the output is `sum(inputs * weights) + bias`."""),
+    ("code", """\
+import numpy as np
+
+inputs = [1, 2, 3, 2.5]
+weights = [0.2, 0.8, -0.5, 1]
+bias = 2
+
+output = np.dot(weights, inputs) + bias
+print(output)"""),
+    ("md", """\
+## A layer of three neurons
+
+Each neuron has its own row of weights. `np.dot(weights, inputs)` takes the dot product of
+every row with the inputs, giving one number per neuron."""),
+    ("code", """\
+weights = [[0.2, 0.8, -0.5, 1],
+           [0.5, -0.91, 0.26, -0.5],
+           [-0.26, -0.27, 0.17, 0.87]]
+biases = [2, 3, 0.5]
+
+layer_outputs = np.dot(weights, inputs) + biases
+print(layer_outputs)"""),
+    ("md", """\
+## A batch of samples
+
+Now three samples, one per row. Inputs are `(3 samples, 4 features)` and weights are
+`(3 neurons, 4 inputs)`. A matrix product needs the inner sizes to agree, so the weights are
+transposed to `(4, 3)`: every sample row meets every neuron column, and the result has one
+row per sample and one column per neuron."""),
+    ("code", """\
+inputs = [[1, 2, 3, 2.5],
+          [2, 5, -1, 2],
+          [-1.5, 2.7, 3.3, -0.8]]
+
+outputs = np.dot(inputs, np.array(weights).T) + biases
+print("inputs", np.shape(inputs), "@ weights.T", np.array(weights).T.shape, "->", outputs.shape)
+print(outputs)"""),
+    ("md", """\
+The biases, shape `(3,)`, are *broadcast*: added to every row. Without the transpose the
+shapes do not line up and NumPy says so:"""),
+    ("code", """\
+try:
+    np.dot(inputs, weights)
+except ValueError as error:
+    print("ValueError:", error)"""),
+    ("md", """\
+## scratchnn's Dense layer
+
+`scratchnn.Dense(n_inputs, n_neurons)` stores its weights the other way round,
+`(n_inputs, n_neurons)`, so the forward pass is `inputs @ weights + biases` with no transpose.
+Giving it the weights above (transposed once) reproduces the same numbers."""),
+    ("code", """\
+import scratchnn as snn
+
+layer = snn.Dense(4, 3)
+print("weights", layer.weights.shape, "biases", layer.biases.shape)
+
+layer.weights[:] = np.array(weights).T
+layer.biases[:] = biases
+print(layer.forward(inputs))
+print("same as above:", np.allclose(layer.output, outputs))"""),
+    ("md", """\
+Shapes are the most common mistake. Dense checks them and says what it expected, what it got
+and what probably went wrong: here the batch was passed transposed, then a single sample was
+passed without its batch dimension."""),
+    ("code", """\
+try:
+    layer.forward(np.array(inputs).T)
+except ValueError as error:
+    print(error)
+
+try:
+    layer.forward(np.array([1, 2, 3, 2.5]))
+except ValueError as error:
+    print(error)"""),
+    ("md", """\
+## Two layers with random weights
+
+Real layers start from small random weights. Passing a `RandomState(0)` draws them exactly as
+the book does (`0.10 * np.random.randn(...)` after `np.random.seed(0)`), so the numbers below
+match the book's. The output of the first layer is the input of the second."""),
+    ("code", """\
+rng = np.random.RandomState(0)
+layer1 = snn.Dense(4, 5, weight_scale=0.10, rng=rng)
+layer2 = snn.Dense(5, 2, weight_scale=0.10, rng=rng)
+
+layer1.forward(inputs)
+layer2.forward(layer1.output)
+print(layer1.output)
+print(layer2.output)"""),
+    ("md", """\
+The arrays are float32, scratchnn's default: half the memory of float64 and plenty of
+precision for training. Pass `dtype=np.float64` to a layer when you need more."""),
+    ("code", """\
+print(layer2.output.dtype, snn.Dense(4, 5, dtype=np.float64, rng=0).weights.dtype)"""),
+    ("md", """\
+## Why batches?
+
+Training looks at a batch at a time: more samples per step give a steadier direction to
+move the weights in, and the matrix product makes a batch nearly as cheap as one sample.
+Yet the whole dataset at once rarely fits in memory, so it is cut into batches. With 10,000
+samples and batches of 32 there are `ceil(10000 / 32) = 313` steps per epoch, the last one
+holding the 16 samples left over."""),
+    ("code", """\
+import math
+
+n_samples, batch_size = 10_000, 32
+steps = math.ceil(n_samples / batch_size)
+print("steps per epoch:", steps)
+
+X = np.random.default_rng(0).normal(size=(n_samples, 4)).astype(np.float32)
+sizes = [len(X[step * batch_size:(step + 1) * batch_size]) for step in range(steps)]
+print("first batches:", sizes[:3], "last batch:", sizes[-1], "total:", sum(sizes))"""),
+]
+
+
+NOTEBOOK_2 = [
+    ("md", """\
+# 2. Layers and activations
+
+Stacked Dense layers alone can only draw straight lines: a product of linear maps is linear.
+An *activation function* between them bends the line. This notebook builds ReLU and
+Softmax by hand, checks them against scratchnn's, and sends the book's spiral data through
+an untrained network."""),
+    ("code", install("matplotlib")),
+    ("md", """\
+## ReLU
+
+The rectified linear unit keeps positive values and turns negative ones into zero."""),
+    ("code", """\
+import numpy as np
+import scratchnn as snn
+
+x = np.array([[0, 2, -1, 3.3, -2.7, 1.1, 2.2, -100]])
+print(np.maximum(0, x))
+print(snn.ReLU().forward(x))"""),
+    ("md", """\
+## Softmax
+
+For classification the last layer should output a probability per class. Softmax
+exponentiates (every value becomes positive) and divides by the row's sum (each row adds up
+to one)."""),
+    ("code", """\
+layer_outputs = np.array([[4.8, 1.21, 2.385],
+                          [8.9, -1.81, 0.2],
+                          [1.41, 1.051, 0.026]])
+
+exp_values = np.exp(layer_outputs)
+probabilities = exp_values / exp_values.sum(axis=1, keepdims=True)
+print(probabilities)
+print("row sums:", probabilities.sum(axis=1))"""),
+    ("md", """\
+`np.exp` overflows past about 709. Subtracting each row's maximum first changes nothing
+(the factor cancels in the division) and keeps every exponent at most `exp(0) = 1`.
+scratchnn's `Softmax` does this, so even huge inputs are fine:"""),
+    ("code", """\
+softmax = snn.Softmax()
+print(softmax.forward(layer_outputs))
+print(softmax.forward(np.array([[1000.0, 1001.0, 1002.0]])))"""),
+    ("md", """\
+## The spiral data
+
+The book's toy problem: three interleaved spiral arms, one per class, 100 points each. Points
+are `(x, y)` pairs, so the network has two inputs. With `RandomState(0)` the data and the
+weights below are drawn in the book's order and give the book's numbers."""),
+    ("code", """\
+%matplotlib inline
+from matplotlib.figure import Figure
+from scratchnn.datasets import spiral_data
+
+rng = np.random.RandomState(0)
+X, y = spiral_data(samples=100, classes=3, rng=rng)
+print(X.shape, y.shape, np.bincount(y))
+
+fig = Figure(figsize=(4, 4))
+ax = fig.add_subplot()
+ax.scatter(X[:, 0], X[:, 1], c=y, cmap="brg", s=10)
+ax.set_title("spiral_data(100, 3)")
+fig"""),
+    ("md", """\
+## A forward pass through a small network
+
+Dense(2, 3) -> ReLU -> Dense(3, 3) -> Softmax. The weights are tiny and random, so every
+class gets about a third of the probability: the network knows nothing yet."""),
+    ("code", """\
+dense1 = snn.Dense(2, 3, rng=rng)
+activation1 = snn.ReLU()
+dense2 = snn.Dense(3, 3, rng=rng)
+activation2 = snn.Softmax()
+
+dense1.forward(X)
+activation1.forward(dense1.output)
+dense2.forward(activation1.output)
+activation2.forward(dense2.output)
+print(activation2.output[:5])"""),
+    ("md", """\
+Which class does it pick for each point of the plane? `scratchnn.plot.plot_decision_boundary`
+colours the plane by the predicted class; it needs only an object with a `predict_classes`
+method, so a few lines wrap the layers. (`scratchnn.Model` has that method built in; see
+notebook 4.) Untrained, the network draws no spiral at all."""),
+    ("code", """\
+from scratchnn.plot import plot_decision_boundary
+
+
+class Network:
+    \"\"\"Layers applied in order; the class is the most probable output.\"\"\"
+
+    def __init__(self, *layers):
+        self.layers = layers
+
+    def forward(self, X):
+        for layer in self.layers:
+            X = layer.forward(X)
+        return X
+
+    def predict_classes(self, X):
+        return np.argmax(self.forward(X), axis=1)
+
+
+untrained = Network(dense1, activation1, dense2, activation2)
+plot_decision_boundary(untrained, X, y)"""),
+]
+
+
+NOTEBOOK_3 = [
+    ("md", """\
+# 3. Loss, backpropagation and the gradient check
+
+To improve, the network needs a number that says how wrong it is (the *loss*) and, for every
+weight, which way to move to make that number smaller (the *gradient*). Backpropagation
+computes all the gradients with the chain rule, layer by layer from the end. A numerical
+*gradient check* then proves the calculus right."""),
+    ("code", install()),
+    ("md", """\
+## Categorical cross-entropy
+
+For a sample whose true class is `k` the loss is `-log(p[k])`, the negative log of the
+probability the network gave the right answer: 0 when it is certain and right, large when
+it is confident and wrong. The batch loss is the mean."""),
+    ("code", """\
+import numpy as np
+import scratchnn as snn
+
+softmax_outputs = np.array([[0.7, 0.1, 0.2],
+                            [0.1, 0.5, 0.4],
+                            [0.02, 0.9, 0.08]])
+class_targets = np.array([0, 1, 1])
+
+correct = softmax_outputs[range(len(softmax_outputs)), class_targets]
+print("probability of the right class:", correct)
+print("by hand:  ", np.mean(-np.log(correct)))
+print("scratchnn:", snn.CategoricalCrossentropy().calculate(softmax_outputs, class_targets))"""),
+    ("md", """\
+`log(0)` is minus infinity, so probabilities are clipped to `[1e-7, 1 - 1e-7]` first: a
+confident wrong answer costs about 16 instead of breaking training.
+
+*Accuracy* is the easier number to read: how often the most probable class is the right
+one."""),
+    ("code", """\
+outputs = np.array([[0.7, 0.2, 0.1],
+                    [0.5, 0.1, 0.4],
+                    [0.02, 0.9, 0.08]])
+predictions = np.argmax(outputs, axis=1)
+print("predicted", predictions, "true", class_targets,
+      "accuracy:", np.mean(predictions == class_targets))
+
+certain_and_wrong = np.array([[0.0, 1.0, 0.0]])
+print("loss when certain and wrong:",
+      snn.CategoricalCrossentropy().calculate(certain_and_wrong, np.array([0])))"""),
+    ("md", """\
+## Backpropagation through a Dense layer
+
+Backward gets `dvalues`, the gradient of the loss with respect to the layer's output, one
+row per sample. The chain rule then gives
+
+* `dweights = inputs.T @ dvalues` (each weight's effect summed over the batch),
+* `dbiases = dvalues.sum(axis=0)`,
+* `dinputs = dvalues @ weights.T`, passed on to the layer before."""),
+    ("code", """\
+inputs = np.array([[1, 2, 3, 2.5],
+                   [2., 5., -1., 2],
+                   [-1.5, 2.7, 3.3, -0.8]])
+dvalues = np.array([[1., 1., 1.],
+                    [2., 2., 2.],
+                    [3., 3., 3.]])
+
+layer = snn.Dense(4, 3, dtype=np.float64, rng=0)
+layer.forward(inputs)
+layer.backward(dvalues)
+print("dweights by hand agree:", np.allclose(layer.dweights, inputs.T @ dvalues))
+print("dbiases:", layer.dbiases)
+print("dinputs shape:", layer.dinputs.shape)"""),
+    ("md", """\
+## Softmax and cross-entropy together
+
+Chaining the Softmax Jacobian with the loss's gradient simplifies to
+`(probabilities - one_hot(targets)) / n_samples`. `SoftmaxCategoricalCrossentropy` uses
+that shortcut; it agrees with the two separate backward passes and is much cheaper."""),
+    ("code", """\
+combined = snn.SoftmaxCategoricalCrossentropy()
+combined.backward(softmax_outputs, class_targets)
+
+softmax = snn.Softmax()
+softmax.output = softmax_outputs        # as if forward had produced these probabilities
+loss = snn.CategoricalCrossentropy()
+loss.backward(softmax_outputs, class_targets)
+softmax.backward(loss.dinputs)
+
+print(combined.dinputs)
+print("same as the separate passes:", np.allclose(combined.dinputs, softmax.dinputs))"""),
+    ("md", """\
+## The gradient check
+
+How do we know a backward pass is right? Nudge each input and parameter by a tiny `eps` and
+watch the loss: `(f(x + eps) - f(x - eps)) / (2 eps)` approximates the derivative.
+`scratchnn.gradcheck` does this for every entry, in float64, and reports the relative error
+between the two gradients; below `1e-6` means they agree."""),
+    ("code", """\
+rng = np.random.default_rng(0)
+x = rng.normal(size=(5, 4))
+
+print(snn.gradcheck(snn.Dense(4, 3, dtype=np.float64, weight_regularizer_l2=0.01, rng=0), x))"""),
+    ("code", """\
+x_away_from_zero = x + np.sign(x) * 0.1   # ReLU has a kink at 0, where no derivative exists
+for activation in (snn.ReLU(), snn.Sigmoid(), snn.Tanh(), snn.Softmax()):
+    result = snn.gradcheck(activation, x_away_from_zero)
+    print(f"{type(activation).__name__:8} max relative error {result.max_error:.1e}", bool(result))
+
+logits, labels = rng.normal(size=(6, 3)), np.array([0, 1, 2, 2, 1, 0])
+print(snn.gradcheck(snn.SoftmaxCategoricalCrossentropy(), logits, labels))"""),
+    ("md", """\
+A gradient check catches real mistakes. This layer "forgets" to sum the bias gradient over the
+batch, an easy slip, and the check points at `dbiases` straight away:"""),
+    ("code", """\
+class BrokenDense(snn.Dense):
+    def backward(self, dvalues):
+        super().backward(dvalues)
+        self.dbiases = dvalues[:1].copy()   # only the first sample's gradient
+        return self.dinputs
+
+
+print(snn.gradcheck(BrokenDense(4, 3, dtype=np.float64, rng=0), x))"""),
+]
+
+
+NOTEBOOK_4 = [
+    ("md", """\
+# 4. Optimizers
+
+An optimizer turns gradients into weight updates. Plain SGD takes a step of
+`learning_rate * gradient` downhill; momentum keeps part of the previous step, which rolls
+through small bumps; Adam also scales each weight's step by a running average of its squared
+gradient. Here all three train the same network on the spiral data."""),
+    ("code", install("matplotlib")),
+    ("code", """\
+%matplotlib inline
+import numpy as np
+import scratchnn as snn
+from scratchnn.datasets import spiral_data
+from scratchnn.plot import plot_decision_boundary, plot_history
+
+X, y = spiral_data(samples=100, classes=3, rng=np.random.RandomState(0))
+X_test, y_test = spiral_data(samples=100, classes=3, rng=1)
+print(X.shape, X_test.shape)"""),
+    ("md", """\
+## A training loop by hand
+
+One *epoch* here is one step on all 300 samples: forward, loss, backward, update. The loop
+records the loss and accuracy in a dict, the same shape as the history `Model.fit` returns,
+so `plot_history` can draw it."""),
+    ("code", """\
+def train(optimizer, epochs=1001, seed=0):
+    dense1 = snn.Dense(2, 64, rng=seed)
+    activation1 = snn.ReLU()
+    dense2 = snn.Dense(64, 3, rng=seed + 1)
+    loss_activation = snn.SoftmaxCategoricalCrossentropy()
+    history = {"loss": [], "accuracy": []}
+    for epoch in range(epochs):
+        dense1.forward(X)
+        activation1.forward(dense1.output)
+        dense2.forward(activation1.output)
+        loss = loss_activation.forward(dense2.output, y)
+        accuracy = np.mean(np.argmax(loss_activation.output, axis=1) == y)
+        history["loss"].append(loss)
+        history["accuracy"].append(accuracy)
+
+        loss_activation.backward(loss_activation.output, y)
+        dense2.backward(loss_activation.dinputs)
+        activation1.backward(dense2.dinputs)
+        dense1.backward(activation1.dinputs)
+
+        optimizer.pre_update_params()
+        optimizer.update_params(dense1)
+        optimizer.update_params(dense2)
+        optimizer.post_update_params()
+    return history
+
+
+optimizers = {
+    "SGD": snn.SGD(learning_rate=1.0),
+    "SGD + momentum": snn.SGD(learning_rate=1.0, decay=1e-3, momentum=0.9),
+    "Adam": snn.Adam(learning_rate=0.05, decay=5e-7),
+}
+histories = {name: train(optimizer) for name, optimizer in optimizers.items()}
+for name, history in histories.items():
+    print(f"{name:15} loss {history['loss'][-1]:.3f}  accuracy {history['accuracy'][-1]:.3f}")"""),
+    ("md", """\
+The same epochs, three very different results. Overlaid on one plot:"""),
+    ("code", """\
+from matplotlib.figure import Figure
+
+fig = Figure(figsize=(6, 4))
+ax = fig.add_subplot()
+for name, history in histories.items():
+    ax.plot(history["loss"], label=name)
+ax.set_xlabel("epoch")
+ax.set_ylabel("loss")
+ax.legend()
+fig"""),
+    ("md", """\
+`plot_history` draws one run's loss and accuracy side by side:"""),
+    ("code", """\
+plot_history(histories["Adam"])"""),
+    ("md", """\
+## The same with `scratchnn.Model`
+
+`Model` holds the layers, the loss, the optimizer and an accuracy, and runs the loop above
+for us: in batches, shuffled, with validation on held-out data after every epoch. `fit`
+returns the history."""),
+    ("code", """\
+model = snn.Model(
+    [snn.Dense(2, 64, rng=0), snn.ReLU(), snn.Dense(64, 3, rng=1), snn.Softmax()],
+    loss=snn.CategoricalCrossentropy(),
+    optimizer=snn.Adam(learning_rate=0.05, decay=5e-7),
+    accuracy=snn.CategoricalAccuracy(),
+    seed=0,
+)
+history = model.fit(X, y, epochs=300, batch_size=64, validation_data=(X_test, y_test), verbose=0)
+print({key: round(values[-1], 3) for key, values in history.history.items()})
+print(model.evaluate(X_test, y_test, verbose=0))"""),
+    ("md", """\
+With validation data, `plot_history` draws both curves: where the validation loss stops
+falling while the training loss keeps going, the network is memorising its training points
+(*overfitting*)."""),
+    ("code", """\
+plot_history(history)"""),
+    ("md", """\
+And the plane, coloured by the trained model's predictions: the spiral arms appear."""),
+    ("code", """\
+plot_decision_boundary(model, X_test, y_test)"""),
+]
+
+
+NOTEBOOK_5 = [
+    ("md", """\
+# 5. Fashion-MNIST, end to end
+
+70,000 greyscale pictures of clothes, 28x28 pixels, in 10 classes. We load them, train a
+small network, look at what it confuses, and finally classify a picture read from a file.
+To keep the notebook quick, training uses a subset; the full set gets to about 88 % test
+accuracy in a few epochs."""),
+    ("code", install("matplotlib", "Pillow")),
+    ("md", """\
+## Loading the data
+
+`load_fashion_mnist` reads the files from `$SCRATCHNN_DATA_DIR/fashion-mnist` when that
+variable is set (as on the test machines, where nothing is downloaded); otherwise it downloads
+them once (about 30 MB) into `~/.cache/scratchnn`."""),
+    ("code", """\
+%matplotlib inline
+import os
+
+import numpy as np
+import scratchnn as snn
+from scratchnn.datasets import FASHION_MNIST_CLASSES, load_fashion_mnist, preprocess_images
+
+download = "SCRATCHNN_DATA_DIR" not in os.environ
+(train_images, train_labels), (test_images, test_labels) = load_fashion_mnist(download=download)
+print(train_images.shape, train_images.dtype, train_labels.shape)
+print(test_images.shape, test_labels.shape)
+print(FASHION_MNIST_CLASSES)"""),
+    ("code", """\
+from scratchnn.plot import plot_images
+
+plot_images(train_images, train_labels, class_names=FASHION_MNIST_CLASSES, max_images=10)"""),
+    ("md", """\
+## Preparing the inputs
+
+A Dense layer wants one row per sample, so each 28x28 image is flattened into 784 values and
+scaled from 0..255 to -1..1, as the book does. We shuffle before taking a subset, so that
+every class is represented whatever the order of the files."""),
+    ("code", """\
+rng = np.random.default_rng(0)
+subset = rng.permutation(len(train_images))[:6_000]
+X = preprocess_images(train_images[subset])
+y = train_labels[subset]
+X_test = preprocess_images(test_images[:2_000])
+y_test = test_labels[:2_000]
+print(X.shape, X.dtype, float(X.min()), float(X.max()))
+print("samples per class:", np.bincount(y))"""),
+    ("md", """\
+## Training
+
+Two hidden layers of 128 ReLU neurons and a Softmax output, trained with Adam in batches of
+128 for four epochs (`verbose=2` prints one line per epoch)."""),
+    ("code", """\
+model = snn.Model(
+    [
+        snn.Dense(784, 128, init="he", rng=0),
+        snn.ReLU(),
+        snn.Dense(128, 128, init="he", rng=1),
+        snn.ReLU(),
+        snn.Dense(128, 10, rng=2),
+        snn.Softmax(),
+    ],
+    loss=snn.CategoricalCrossentropy(),
+    optimizer=snn.Adam(learning_rate=0.001, decay=1e-4),
+    accuracy=snn.CategoricalAccuracy(),
+    seed=0,
+)
+history = model.fit(
+    X, y, epochs=4, batch_size=128, validation_data=(X_test, y_test), verbose=2
+)"""),
+    ("code", """\
+from scratchnn.plot import plot_confusion_matrix, plot_history
+
+plot_history(history)"""),
+    ("md", """\
+## What does it confuse?
+
+Rows are the true classes, columns the predictions. Shirts, T-shirts, pullovers and coats
+look alike at 28x28 pixels, and the model mixes them up the most."""),
+    ("code", """\
+print(model.evaluate(X_test, y_test, verbose=0))
+plot_confusion_matrix(model, X_test, y_test, class_names=FASHION_MNIST_CLASSES)"""),
+    ("md", """\
+Test images with the model's guess and, in brackets, the truth; wrong guesses are red."""),
+    ("code", """\
+plot_images(
+    test_images[:15],
+    test_labels[:15],
+    predictions=model.predict(X_test[:15]),
+    class_names=FASHION_MNIST_CLASSES,
+)"""),
+    ("md", """\
+## Predicting a picture from a file
+
+`scratchnn.images` reads a picture with Pillow and prepares it like the training data:
+greyscale, 28x28, scaled to -1..1. Fashion-MNIST garments are light on black; a photo is
+usually dark on a light background, so such pictures are inverted automatically.
+
+To try it without a camera, save a test image as a PNG, once as it is and once inverted
+(dark on white, like a photo of a real garment), and read both back."""),
+    ("code", """\
+import tempfile
+from pathlib import Path
+
+from PIL import Image
+from scratchnn.images import load_image, predict_image
+
+folder = Path(tempfile.mkdtemp())
+picture = test_images[0]
+Image.fromarray(picture).save(folder / "garment.png")
+Image.fromarray(255 - picture).save(folder / "garment-photo.png")
+
+row = load_image(folder / "garment.png")
+print(row.shape, "same as the test input:", np.allclose(row, X_test[:1]))
+print("the inverted picture is turned back:",
+      np.allclose(load_image(folder / "garment-photo.png"), row))
+
+print("truth:", FASHION_MNIST_CLASSES[test_labels[0]])
+for path in ("garment.png", "garment-photo.png"):
+    name, confidence = predict_image(model, folder / path)[0]
+    print(f"{path:18} -> {name} ({confidence:.0%})")"""),
+    ("md", """\
+## Keeping the model
+
+`model.save` writes the layers, the trained parameters and the optimizer state to one file;
+`load_model` reads it back, ready to predict or to continue training."""),
+    ("code", """\
+from scratchnn.io import load_model
+
+model.save(folder / "fashion.model")
+restored = load_model(folder / "fashion.model")
+same = np.array_equal(restored.predict_classes(X_test), model.predict_classes(X_test))
+print("same predictions:", same)"""),
+]
+
+
+TITLES = {
+    "01-batches-and-the-dot-product.ipynb": NOTEBOOK_1,
+    "02-layers-and-activations.ipynb": NOTEBOOK_2,
+    "03-loss-backpropagation-gradcheck.ipynb": NOTEBOOK_3,
+    "04-optimizers.ipynb": NOTEBOOK_4,
+    "05-fashion-mnist.ipynb": NOTEBOOK_5,
+}
+
+
+def build(cells: list[tuple[str, str]], stem: str) -> nbformat.NotebookNode:
+    """A notebook without outputs; cell ids are fixed so that rebuilding changes nothing."""
+    notebook = new_notebook(
+        metadata={
+            "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
+            "language_info": {"name": "python"},
+        }
+    )
+    for index, (kind, source) in enumerate(cells):
+        cell_id = f"{stem[:2]}-{index:02d}"
+        if kind == "md":
+            notebook.cells.append(new_markdown_cell(source, id=cell_id))
+        else:
+            notebook.cells.append(new_code_cell(source, id=cell_id))
+    nbformat.validate(notebook)
+    return notebook
+
+
+def notebooks() -> dict[str, nbformat.NotebookNode]:
+    """Every tutorial notebook by file name."""
+    return {name: build(cells, name) for name, cells in TITLES.items()}
+
+
+def main() -> int:
+    NOTEBOOKS.mkdir(exist_ok=True)
+    for name, notebook in notebooks().items():
+        nbformat.write(notebook, NOTEBOOKS / name)
+        print("wrote", NOTEBOOKS / name)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,76 @@
+"""The tutorial notebooks run from top to bottom without error, and match their generator."""
+
+from __future__ import annotations
+
+import json
+import runpy
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOK_DIR = ROOT / "docs" / "notebooks"
+NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
+KERNEL = "scratchnn-tests"
+CELL_TIMEOUT_S = 300   # a hang fails the test instead of blocking the suite
+
+
+@pytest.fixture(scope="module")
+def kernel_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A kernelspec that runs this interpreter, so the kernel sees the same scratchnn."""
+    data = tmp_path_factory.mktemp("jupyter")
+    spec = data / "kernels" / KERNEL
+    spec.mkdir(parents=True)
+    argv = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+    (spec / "kernel.json").write_text(
+        json.dumps({"argv": argv, "display_name": "scratchnn tests", "language": "python"})
+    )
+    return data
+
+
+def test_there_are_five_tutorials():
+    assert [path.name[:2] for path in NOTEBOOKS] == ["01", "02", "03", "04", "05"]
+
+
+def test_stored_notebooks_match_the_generator():
+    generator = runpy.run_path(str(ROOT / "docs" / "make_notebooks.py"))
+    expected = generator["notebooks"]()
+    assert sorted(expected) == [path.name for path in NOTEBOOKS]
+    for path in NOTEBOOKS:
+        stored = path.read_text(encoding="utf-8")
+        assert stored == nbformat.writes(expected[path.name]) + "\n", (
+            f"{path.name} differs from docs/make_notebooks.py: run python docs/make_notebooks.py"
+        )
+        assert all(not cell.get("outputs") for cell in nbformat.reads(stored, 4).cells)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[path.stem for path in NOTEBOOKS])
+def test_notebook_runs(path, tmp_path, kernel_dir, data_dir, monkeypatch):
+    # The kernel inherits this environment: the shared data and the test kernelspec.
+    monkeypatch.setenv("SCRATCHNN_DATA_DIR", str(data_dir))
+    monkeypatch.setenv("JUPYTER_PATH", str(kernel_dir))
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    notebook = nbformat.read(path, as_version=4)
+    client = NotebookClient(
+        notebook,
+        kernel_name=KERNEL,
+        timeout=CELL_TIMEOUT_S,
+        allow_errors=False,
+        resources={"metadata": {"path": str(tmp_path)}},   # files a notebook writes go here
+    )
+    client.execute()   # raises CellExecutionError on the first failing cell
+    code_cells = [cell for cell in notebook.cells if cell.cell_type == "code"]
+    assert all(cell.execution_count for cell in code_cells), "a code cell was not executed"
+    errors = [out for cell in code_cells for out in cell.outputs if out.output_type == "error"]
+    assert errors == []
+    # Every plotting call left a picture behind.
+    for cell in code_cells:
+        lines = cell.source.splitlines()
+        if lines[-1] == "fig" or any(line.startswith("plot_") for line in lines):
+            assert any("image/png" in out.get("data", {}) for out in cell.outputs), (
+                f"no figure shown by cell {cell.id}:\n{cell.source}"
+            )
