@@ -8,11 +8,8 @@ mistakes a half-written file for data.
 from __future__ import annotations
 
 import hashlib
-import http.client
 import os
 import tempfile
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import IO, Any
 
@@ -103,6 +100,12 @@ def download_file(
 
 def _transfer(url: str, out: IO[bytes], *, timeout: float, progress: bool) -> tuple[int, str]:
     """Copy the body of ``url`` into ``out``; return the number of bytes and their MD5."""
+    # Imported on use: the network stack (ssl, email, ...) costs tens of milliseconds at
+    # import time, and only downloads need it.
+    import http.client
+    import urllib.error
+    import urllib.request
+
     digest = hashlib.md5(usedforsecurity=False)
     try:
         response = urllib.request.urlopen(url, timeout=timeout)
