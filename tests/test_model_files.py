@@ -317,6 +317,49 @@ def test_fuzzed_damage_is_always_refused(tmp_path):
     assert refused == 1200
 
 
+def leaf_paths(value, prefix=()):
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from leaf_paths(item, (*prefix, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from leaf_paths(item, (*prefix, index))
+    yield prefix
+
+
+def test_hostile_headers_with_valid_checksums_raise_only_model_file_errors(tmp_path):
+    """300 seeded edits of header values (checksums recomputed): refused or loaded sanely."""
+    source = tmp_path / "model.snn"
+    model = classifier(dropout_rng=np.random.RandomState(0))
+    save_model(model, source)
+    header, arrays = read_file(source)
+    for key in ("format", "library_version", "arrays", "data_bytes"):
+        del header[key]
+    paths = [p for p in leaf_paths(header) if p]
+    junk = [None, -1, 0, 10**30, "x", "Dense", [], {}, 1.5, True, [1], {"a": 1}, float("1e308")]
+    rng = np.random.default_rng(7)
+    target = tmp_path / "hostile.snn"
+    outcomes = {"refused": 0, "loaded": 0}
+    for _ in range(300):
+        edited = json.loads(json.dumps(header))
+        where = paths[int(rng.integers(len(paths)))]
+        parent = edited
+        for step in where[:-1]:
+            parent = parent[step]
+        parent[where[-1]] = junk[int(rng.integers(len(junk)))]
+        write_file(target, edited, arrays)
+        try:
+            loaded = load_model(target)
+        except ModelFileError:
+            outcomes["refused"] += 1
+            continue
+        outcomes["loaded"] += 1   # e.g. a changed learning rate: a different but valid model
+        for got, want in zip(loaded.get_parameters(), model.get_parameters(), strict=True):
+            for a, b in zip(got, want, strict=True):
+                assert a.shape == b.shape and a.dtype == b.dtype and np.isfinite(a).all()
+    assert outcomes["refused"] > 200
+
+
 # ---------------------------------------------------------------------------- crashes mid-save
 
 SAVER = """

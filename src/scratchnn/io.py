@@ -211,7 +211,7 @@ def _build_model(path: PathLike, header: dict[str, Any], arrays: dict[str, Array
     _restore_optimizer(path, header, arrays, model, layers)
     _restore_random_states(path, header["random_state"], model)
     accuracy = header["accuracy"]
-    if accuracy is not None and model.accuracy is not None:
+    if accuracy is not None and hasattr(model.accuracy, "precision"):
         setattr(model.accuracy, "precision", accuracy["precision"])  # noqa: B010
     return model
 
@@ -344,9 +344,10 @@ def _restore_random_states(path: PathLike, states: dict[str, Any], model: Model)
         if not hasattr(layer, "rng"):
             _refuse(path, f"a random state names layer {position} ({type(layer).__name__})")
         if "same_as" in entry:
-            if entry["same_as"] not in generators:
+            same_as = entry["same_as"]
+            if not isinstance(same_as, (str, int)) or same_as not in generators:
                 _refuse(path, f"the random state of layer {position} refers to an unknown one")
-            layer.rng = generators[entry["same_as"]]
+            layer.rng = generators[same_as]
         else:
             layer.rng = generators[position] = _generator_from_state(path, entry["state"])
 
