@@ -8,6 +8,8 @@ left as the last expression of a cell is drawn below it.
 
 matplotlib is an optional dependency: ``pip install 'scratchnn[plot]'``.
 
+Examples
+--------
 >>> from scratchnn.plot import plot_history
 >>> fig = plot_history({"loss": [1.0, 0.6, 0.4], "accuracy": [0.3, 0.6, 0.8]})
 >>> [ax.get_title() for ax in fig.axes]
