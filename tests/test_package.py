@@ -19,14 +19,18 @@ ROOT = Path(__file__).resolve().parents[1]
 IMPORT_AND_TIME = """
 import json, sys, time
 start = time.perf_counter()
+import numpy
+numpy_done = time.perf_counter()
 import scratchnn
-elapsed = time.perf_counter() - start
+end = time.perf_counter()
 heavy = [name for name in ("tqdm", "matplotlib", "PIL") if name in sys.modules]
-print(json.dumps({"elapsed": elapsed, "heavy": heavy}))
+report = {"elapsed": end - start, "numpy": numpy_done - start, "heavy": heavy}
+print(json.dumps(report))
 """
 
 
-def import_in_fresh_interpreter() -> tuple[float, list[str]]:
+def import_in_fresh_interpreter() -> dict:
+    """``{"elapsed": s, "numpy": s, "heavy": [...]}``; elapsed covers NumPy plus scratchnn."""
     completed = subprocess.run(
         [sys.executable, "-c", IMPORT_AND_TIME],
         capture_output=True,
@@ -34,12 +38,11 @@ def import_in_fresh_interpreter() -> tuple[float, list[str]]:
         check=True,
         cwd=ROOT,
     )
-    report = json.loads(completed.stdout.strip().splitlines()[-1])
-    return float(report["elapsed"]), list(report["heavy"])
+    return json.loads(completed.stdout.strip().splitlines()[-1])
 
 
 def test_import_leaves_optional_and_heavy_modules_unloaded():
-    _, heavy = import_in_fresh_interpreter()
+    heavy = import_in_fresh_interpreter()["heavy"]
     assert heavy == [], f"import scratchnn loaded {heavy}; import them lazily where used"
 
 
@@ -47,9 +50,13 @@ def test_import_takes_less_than_0_3_seconds():
     # The issue's acceptance criterion "import scratchnn < 0.3 s" is a product requirement, so
     # it is checked here as a test (the one timing threshold in the suite, on purpose): the
     # median of 5 fresh interpreters, timing only the import statement (NumPy included).
-    timings = [import_in_fresh_interpreter()[0] for _ in range(5)]
-    median = statistics.median(timings)
-    assert median < 0.3, f"import scratchnn took {median:.3f} s (median of {timings})"
+    # NumPy's own share is reported too, to tell a slow machine from a heavier scratchnn.
+    reports = [import_in_fresh_interpreter() for _ in range(5)]
+    median = statistics.median(r["elapsed"] for r in reports)
+    numpy_median = statistics.median(r["numpy"] for r in reports)
+    assert median < 0.3, (
+        f"import scratchnn took {median:.3f} s (median of 5), of which NumPy {numpy_median:.3f} s"
+    )
 
 
 def build_wheel(source: Path, outdir: Path) -> subprocess.CompletedProcess:
