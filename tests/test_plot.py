@@ -112,6 +112,26 @@ def test_history_errors(history, error, match):
         plot.plot_history(history)
 
 
+def test_history_from_a_real_fit_and_its_epoch_numbers(spiral):
+    import scratchnn as snn
+
+    X, y = spiral
+    model = snn.Model(
+        [snn.Dense(2, 16, rng=0), snn.ReLU(), snn.Dense(16, 3, rng=1), snn.Softmax()],
+        loss=snn.CategoricalCrossentropy(),
+        optimizer=snn.Adam(learning_rate=0.05),
+        accuracy=snn.CategoricalAccuracy(),
+        seed=0,
+    )
+    history = model.fit(X, y, epochs=3, validation_data=(X, y), verbose=0)
+    fig = plot.plot_history(history)
+    training, validation = fig.axes[0].get_lines()
+    np.testing.assert_allclose(training.get_ydata(), history.history["loss"])
+    np.testing.assert_allclose(validation.get_ydata(), history.history["val_loss"])
+    np.testing.assert_array_equal(training.get_xdata(), np.asarray(history.epoch) + 1)
+    assert_not_blank(plot.plot_decision_boundary(model, X, y, resolution=30))
+
+
 # -- plot_decision_boundary ------------------------------------------------------------------
 
 

@@ -123,10 +123,13 @@ def _check_history(history: Any) -> tuple[dict[str, Array], Array]:
                 f"history[{key!r}] has {len(values)} values but history['loss'] has "
                 f"{n_epochs}; every series needs one value per epoch"
             )
-    epochs = np.asarray(getattr(history, "epoch", None) or range(n_epochs), dtype=np.int64)
-    if epochs.shape != (n_epochs,):
+    # History.epoch numbers the epochs from 0 (it continues after an earlier fit); a plain
+    # dict has none, so its epochs are counted from the start.
+    recorded = getattr(history, "epoch", None)
+    epochs = np.arange(n_epochs) if recorded is None else np.asarray(recorded)
+    if epochs.shape != (n_epochs,) or epochs.dtype.kind not in "iu":
         epochs = np.arange(n_epochs)
-    return curves, epochs + 1
+    return curves, epochs.astype(np.int64) + 1
 
 
 def _draw_curves(ax: Any, curves: dict[str, Array], epochs: Array, key: str) -> None:
