@@ -8,6 +8,13 @@ Inputs are batches shaped ``(n_samples, n_features)``; ``Dense(n_inputs, n_neuro
 from ._random import seed
 from ._version import __version__
 from .activations import LeakyReLU, Linear, ReLU, Sigmoid, Softmax, Tanh
+from .callbacks import (
+    Callback,
+    CSVLogger,
+    EarlyStopping,
+    History,
+    LearningRateScheduler,
+)
 from .errors import DatasetError, ModelFileError, ScratchnnError, TrainingDivergedError
 from .gradcheck import GradcheckResult, gradcheck
 from .layers import Dense, Dropout, Layer
@@ -20,9 +27,16 @@ from .losses import (
     SoftmaxCategoricalCrossentropy,
 )
 from .metrics import Accuracy, CategoricalAccuracy, RegressionAccuracy
+from .model import Model
 from .optimizers import SGD, Adagrad, Adam, Optimizer, RMSprop
 
 __all__ = [
+    "Model",
+    "LearningRateScheduler",
+    "History",
+    "EarlyStopping",
+    "CSVLogger",
+    "Callback",
     "SGD",
     "Accuracy",
     "Adagrad",

@@ -30,6 +30,8 @@ class Dropout(Layer):
     def __init__(self, rate: float, *, rng: RandomLike = None) -> None:
         self.rate = check_real(rate, "rate", low=0.0, high=1.0, high_inclusive=False)
         self.rng = check_random_state(rng)
+        # A model may give a Dropout built without an rng its own seeded stream.
+        self.uses_default_rng = rng is None
         self.binary_mask: Array | None = None
 
     def forward(self, inputs: Array, training: bool = False) -> Array:

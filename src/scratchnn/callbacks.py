@@ -1,0 +1,240 @@
+"""Callbacks: code that runs at fixed points of :meth:`scratchnn.Model.fit`.
+
+Subclass :class:`Callback` and override any of its hooks. ``logs`` is a dict of floats: per
+batch ``loss``, ``data_loss``, ``regularization_loss``, ``accuracy`` and ``learning_rate``;
+per epoch the same over the whole epoch, plus ``val_loss`` and ``val_accuracy`` with
+validation data. Set ``self.model.stop_training = True`` to stop after the current epoch.
+
+>>> class PrintLoss(Callback):
+...     def on_epoch_end(self, epoch, logs):
+...         print(f"epoch {epoch}: loss {logs['loss']:.3f}")
+"""
+
+from __future__ import annotations
+
+import csv
+import inspect
+import math
+import os
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ._validation import check_non_negative_int, check_real, describe
+
+if TYPE_CHECKING:
+    from .model import Model
+
+__all__ = [
+    "CSVLogger",
+    "Callback",
+    "EarlyStopping",
+    "History",
+    "LearningRateScheduler",
+]
+
+Logs = dict[str, float]
+
+
+class Callback:
+    """Base class: every hook does nothing until overridden."""
+
+    model: Model
+
+    def set_model(self, model: Model) -> None:
+        self.model = model
+
+    def on_train_begin(self, logs: Logs | None = None) -> None:
+        """Before the first epoch."""
+
+    def on_train_end(self, logs: Logs | None = None) -> None:
+        """After the last epoch (also after an early stop)."""
+
+    def on_epoch_begin(self, epoch: int, logs: Logs | None = None) -> None:
+        """Before the first batch of ``epoch`` (counted from 0)."""
+
+    def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
+        """After ``epoch`` and its validation; ``logs`` holds the epoch's metrics."""
+
+    def on_batch_begin(self, batch: int, logs: Logs | None = None) -> None:
+        """Before the training step on batch number ``batch`` of the epoch."""
+
+    def on_batch_end(self, batch: int, logs: Logs | None = None) -> None:
+        """After the parameters were updated with batch number ``batch``."""
+
+
+class History(Callback):
+    """Records every epoch's logs; :meth:`Model.fit` returns one.
+
+    ``history`` maps each metric name to its list of per-epoch values, ready to plot.
+    """
+
+    def __init__(self) -> None:
+        self.history: dict[str, list[float]] = {}
+        self.epoch: list[int] = []
+
+    def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
+        self.epoch.append(epoch)
+        for key, value in (logs or {}).items():
+            self.history.setdefault(key, []).append(value)
+
+    def __repr__(self) -> str:
+        return f"History(epochs={len(self.epoch)}, keys={sorted(self.history)})"
+
+
+def _mode_for(monitor: str, mode: str) -> str:
+    if mode not in ("auto", "min", "max"):
+        raise ValueError(f"mode must be 'auto', 'min' or 'max'; got {mode!r}")
+    if mode != "auto":
+        return mode
+    return "max" if "acc" in monitor else "min"
+
+
+class EarlyStopping(Callback):
+    """Stop when ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs.
+
+    With ``restore_best_weights=True`` the model ends with the parameters of its best epoch
+    (whenever training ends after a worse epoch, early stop or not).
+
+    Parameters
+    ----------
+    monitor : str
+        A key of the epoch logs: ``"val_loss"`` (default), ``"loss"``, ``"val_accuracy"``...
+    patience : int
+        Epochs without improvement tolerated before stopping.
+    min_delta : float
+        Smallest change that counts as an improvement.
+    mode : {"auto", "min", "max"}
+        Whether smaller or larger is better; ``"auto"`` picks "max" for accuracies.
+    """
+
+    def __init__(
+        self,
+        monitor: str = "val_loss",
+        *,
+        patience: int = 0,
+        min_delta: float = 0.0,
+        mode: str = "auto",
+        restore_best_weights: bool = False,
+    ) -> None:
+        if not isinstance(monitor, str):
+            raise TypeError(f"monitor must be a metric name (str); got {describe(monitor)}")
+        self.monitor = monitor
+        self.patience = check_non_negative_int(patience, "patience")
+        self.min_delta = abs(check_real(min_delta, "min_delta"))
+        self.mode = _mode_for(monitor, mode)
+        self.restore_best_weights = bool(restore_best_weights)
+        self.stopped_epoch: int | None = None
+
+    def on_train_begin(self, logs: Logs | None = None) -> None:
+        self.wait = 0
+        self.best = math.inf if self.mode == "min" else -math.inf
+        self.best_epoch: int | None = None
+        self.best_parameters: list[list[np.ndarray]] | None = None
+        self.stopped_epoch = None
+
+    def _improved(self, value: float) -> bool:
+        if self.mode == "min":
+            return value < self.best - self.min_delta
+        return value > self.best + self.min_delta
+
+    def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
+        logs = logs or {}
+        if self.monitor not in logs:
+            raise ValueError(
+                f"EarlyStopping monitors {self.monitor!r}, which this training does not log; "
+                f"available: {', '.join(sorted(logs))}"
+                + (" (val_* metrics need validation_data or validation_split)"
+                   if self.monitor.startswith("val_") else "")
+            )
+        value = logs[self.monitor]
+        if self._improved(value):
+            self.best, self.best_epoch, self.wait = value, epoch, 0
+            if self.restore_best_weights:
+                self.best_parameters = self.model.get_parameters()
+            return
+        self.wait += 1
+        if self.wait > self.patience:
+            self.stopped_epoch = epoch
+            self.model.stop_training = True
+
+    def on_train_end(self, logs: Logs | None = None) -> None:
+        if self.restore_best_weights and self.best_parameters is not None:
+            self.model.set_parameters(self.best_parameters)
+
+
+class LearningRateScheduler(Callback):
+    """Set the optimizer's learning rate before each epoch from ``schedule``.
+
+    ``schedule(epoch)`` or ``schedule(epoch, learning_rate)`` returns the new base rate
+    (the book's decay still applies on top of it).
+
+    >>> halve_every_10 = LearningRateScheduler(
+    ...     lambda epoch, lr: lr / 2 if epoch and epoch % 10 == 0 else lr
+    ... )
+    """
+
+    def __init__(self, schedule: Callable[..., float]) -> None:
+        if not callable(schedule):
+            raise TypeError(f"schedule must be callable; got {describe(schedule)}")
+        self.schedule = schedule
+        try:
+            n_args = len(inspect.signature(schedule).parameters)
+        except (TypeError, ValueError):
+            n_args = 2
+        self._takes_rate = n_args >= 2
+
+    def on_epoch_begin(self, epoch: int, logs: Logs | None = None) -> None:
+        optimizer = self.model.optimizer
+        assert optimizer is not None
+        if self._takes_rate:
+            new_rate = self.schedule(epoch, optimizer.learning_rate)
+        else:
+            new_rate = self.schedule(epoch)
+        optimizer.learning_rate = check_real(
+            new_rate, "the learning rate returned by schedule", low=0.0, low_inclusive=False
+        )
+        optimizer.current_learning_rate = optimizer.learning_rate / (
+            1.0 + optimizer.decay * optimizer.iterations
+        )
+
+
+class CSVLogger(Callback):
+    """Write one row of epoch logs per epoch to a CSV file (flushed every epoch).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file; created or overwritten (or appended to with ``append=True``).
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, separator: str = ",",
+                 append: bool = False) -> None:
+        self.path = os.fspath(path)
+        self.separator = separator
+        self.append = bool(append)
+        self._file: Any = None
+        self._writer: Any = None
+        self._keys: list[str] | None = None
+
+    def on_train_begin(self, logs: Logs | None = None) -> None:
+        exists = os.path.exists(self.path) and os.path.getsize(self.path) > 0
+        self._file = open(self.path, "a" if self.append else "w", newline="")  # noqa: SIM115
+        self._keys = None
+        self._has_header = self.append and exists
+
+    def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
+        logs = logs or {}
+        if self._keys is None:
+            self._keys = ["epoch", *sorted(logs)]
+            self._writer = csv.writer(self._file, delimiter=self.separator)
+            if not self._has_header:
+                self._writer.writerow(self._keys)
+        self._writer.writerow([epoch] + [logs.get(key, "") for key in self._keys[1:]])
+        self._file.flush()
+
+    def on_train_end(self, logs: Logs | None = None) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
