@@ -1,0 +1,420 @@
+"""Speed benchmark: scratchnn against PyTorch (CPU), scikit-learn and the matrix-product floor.
+
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python bench/run.py [--quick]
+
+Trains the book's Fashion-MNIST MLP (784-128-128-10, ReLU, softmax + categorical
+cross-entropy, Adam(0.001, decay=1e-3), batch 128, float32, 60,000 images in [-1, 1]) with
+each library, one epoch at a time, the libraries taking turns (rep 1 of each, rep 2 of
+each, ...) so that a slow spell of the machine hits all of them; then a wider net
+(784-512-512-10), inference on the 10,000 test images (batch 32 and 512) and the peak memory
+of a fresh process per library. Prints the tables and writes bench/results.md and
+bench/results.json. See bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import _data  # noqa: E402
+import _runners  # noqa: E402
+from _memory import TARGET_MB, memory_child, run_memory_children  # noqa: E402
+
+SMALL = (784, 128, 128, 10)
+WIDE = (784, 512, 512, 10)
+TRAIN_BATCH = 128
+INFER_BATCHES = (32, 512)
+INSTALL_TORCH = (
+    "pip install -r bench/requirements.txt   (torch==2.13.0, scikit-learn, threadpoolctl)"
+)
+TARGETS = {
+    "train_vs_torch": 2.0,  # throughput ratio torch_time / scratchnn_time at batch 128
+    "infer_vs_torch": 1.0,
+    "floor_ratio": 2.5,  # scratchnn_time / floor_time
+}
+
+
+def blas_threads() -> tuple[int, str]:
+    """NumPy's BLAS thread count (threadpoolctl if present, else os.cpu_count())."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return os.cpu_count() or 1, "os.cpu_count() (threadpoolctl not installed)"
+    for pool in threadpool_info():
+        if pool.get("user_api") == "blas":
+            return (
+                int(pool["num_threads"]),
+                f"threadpoolctl: {pool.get('internal_api')} "
+                f"{pool.get('version')} ({pool.get('architecture')})",
+            )
+    return os.cpu_count() or 1, "os.cpu_count() (threadpoolctl found no BLAS)"
+
+
+def available(names):
+    """Contenders whose libraries are importable, with a note for each one left out."""
+    keep, notes = [], []
+    for name in names:
+        module = {"torch": "torch", "sklearn": "sklearn"}.get(name)
+        if module and not _runners.has_module(module):
+            hint = INSTALL_TORCH if name == "torch" else "pip install scikit-learn"
+            notes.append(f"{name} not installed: its column is empty. Install with: {hint}")
+            continue
+        keep.append(name)
+    return keep, notes
+
+
+def time_interleaved(runners, reps, action, warmup=1):
+    """``action(runner)`` for each runner in turn, ``warmup + reps`` rounds; seconds per rep."""
+    times = {name: [] for name in runners}
+    for rnd in range(warmup + reps):
+        for name, runner in runners.items():
+            start = time.perf_counter()
+            action(runner)
+            elapsed = time.perf_counter() - start
+            if rnd >= warmup:
+                times[name].append(elapsed)
+    return times
+
+
+def summarise(samples):
+    return {
+        "median_s": statistics.median(samples),
+        "min_s": min(samples),
+        "max_s": max(samples),
+        "reps": len(samples),
+        "samples_s": [round(s, 5) for s in samples],
+    }
+
+
+def accuracy(runner, X, y):
+    probabilities = runner.predict(X, 512)
+    return float(np.mean(np.argmax(probabilities, axis=1) == y))
+
+
+def training_section(title, sizes, names, data, reps, threads):
+    X, y = data["X_train"], data["y_train"]
+    runners = {}
+    for name in names:
+        runners[name] = _runners.CONTENDERS[name](sizes, X, y, TRAIN_BATCH)
+    print(
+        f"\n== {title}: {'-'.join(map(str, sizes))}, batch {TRAIN_BATCH}, "
+        f"{reps} timed reps (+1 warm-up), interleaved ==",
+        flush=True,
+    )
+    times = time_interleaved(runners, reps, lambda r: r.train_epoch())
+    rows = []
+    for name, runner in runners.items():
+        row = {"contender": name, "label": runner.label, **summarise(times[name])}
+        if name != "floor":
+            row["test_accuracy"] = accuracy(runner, data["X_test"], data["y_test"])
+            row["epochs_trained"] = reps + 1
+        rows.append(row)
+    add_ratios(rows)
+    return {"title": title, "sizes": list(sizes), "batch_size": TRAIN_BATCH, "rows": rows}, runners
+
+
+def add_ratios(rows):
+    by_name = {row["contender"]: row for row in rows}
+    torch_row, floor_row = by_name.get("torch"), by_name.get("floor")
+    for row in rows:
+        if torch_row:
+            row["throughput_vs_torch"] = torch_row["median_s"] / row["median_s"]
+        if floor_row:
+            row["time_vs_floor"] = row["median_s"] / floor_row["median_s"]
+
+
+def inference_section(runners, data, reps):
+    X = data["X_test"]
+    runners = {k: v for k, v in runners.items() if k != "floor"}
+    sections = []
+    for batch in INFER_BATCHES:
+        print(f"\n== inference: {len(X)} test images, batch {batch}, {reps} reps ==", flush=True)
+        times = time_interleaved(runners, reps, lambda r, b=batch: r.predict(X, b))
+        rows = [
+            {"contender": name, "label": r.label, **summarise(times[name])}
+            for name, r in runners.items()
+        ]
+        add_ratios(rows)
+        sections.append({"title": f"inference, batch {batch}", "batch_size": batch, "rows": rows})
+    return sections
+
+
+def fmt(value, spec=".3f"):
+    return "-" if value is None else format(value, spec)
+
+
+def table_training(section):
+    lines = [
+        f"### {section['title']} ({'-'.join(map(str, section['sizes']))}, batch "
+        f"{section['batch_size']}): seconds per epoch",
+        "",
+        "| contender | median s | min s | max s | torch/this (throughput) | this/floor "
+        "| test acc. |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for row in section["rows"]:
+        acc = row.get("test_accuracy")
+        acc_text = "-" if acc is None else f"{acc:.3f} after {row['epochs_trained']} ep."
+        lines.append(
+            f"| {row['label']} | {fmt(row['median_s'])} | {fmt(row['min_s'])} | "
+            f"{fmt(row['max_s'])} | {fmt(row.get('throughput_vs_torch'), '.2f')}x | "
+            f"{fmt(row.get('time_vs_floor'), '.2f')}x | "
+            f"{acc_text} |"
+        )
+    return "\n".join(lines)
+
+
+def table_inference(section):
+    lines = [
+        f"### {section['title']}: seconds for the 10,000 test images",
+        "",
+        "| contender | median s | min s | max s | torch/this (throughput) |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for row in section["rows"]:
+        lines.append(
+            f"| {row['label']} | {fmt(row['median_s'], '.4f')} | {fmt(row['min_s'], '.4f')} | "
+            f"{fmt(row['max_s'], '.4f')} | {fmt(row.get('throughput_vs_torch'), '.2f')}x |"
+        )
+    return "\n".join(lines)
+
+
+def table_memory(rows):
+    lines = [
+        f"### peak memory: fresh process per library, training {rows[0]['epochs']} epoch(s)"
+        if rows
+        else "### peak memory",
+        "",
+        f"Target: peak RSS <= 1.5 x float32 training set (188.2 MB) + 50 MB = {TARGET_MB:.1f} MB "
+        "(MB = 10^6 bytes).",
+        "",
+        "| contender | RSS after imports MB | RSS with data MB | peak RSS while training MB "
+        "| vs target |",
+        "|---|---:|---:|---:|---|",
+    ]
+    for row in rows:
+        if "error" in row:
+            lines.append(f"| {row['contender']} | error: {row['error']} | | | |")
+            continue
+        ok = "meets" if row["peak_training_mb"] <= TARGET_MB else "over"
+        lines.append(
+            f"| {row['label']} | {row['rss_after_imports_mb']:.1f} | {row['rss_with_data_mb']:.1f} "
+            f"| {row['peak_training_mb']:.1f} | {ok} ({row['peak_training_mb'] / TARGET_MB:.2f}x) |"
+        )
+    return "\n".join(lines)
+
+
+def targets_table(results):
+    lines = [
+        "### targets of the Speed issue (scratchnn)",
+        "",
+        "| target | measured | met? |",
+        "|---|---:|---|",
+    ]
+    checks = []
+
+    def row_of(section, name):
+        return next((r for r in section["rows"] if r["contender"] == name), None)
+
+    for section in results["training"]:
+        s = row_of(section, "scratchnn")
+        if s and "throughput_vs_torch" in s:
+            checks.append(
+                (
+                    f"training {section['title']}: throughput >= "
+                    f"{TARGETS['train_vs_torch']:.1f}x PyTorch",
+                    s["throughput_vs_torch"],
+                    s["throughput_vs_torch"] >= TARGETS["train_vs_torch"],
+                )
+            )
+        if s and "time_vs_floor" in s:
+            checks.append(
+                (
+                    f"training {section['title']}: time <= {TARGETS['floor_ratio']}x floor",
+                    s["time_vs_floor"],
+                    s["time_vs_floor"] <= TARGETS["floor_ratio"],
+                )
+            )
+    for section in results["inference"]:
+        s = row_of(section, "scratchnn")
+        if s and "throughput_vs_torch" in s:
+            checks.append(
+                (
+                    f"{section['title']}: throughput >= {TARGETS['infer_vs_torch']:.1f}x PyTorch",
+                    s["throughput_vs_torch"],
+                    s["throughput_vs_torch"] >= TARGETS["infer_vs_torch"],
+                )
+            )
+    mem = next(
+        (r for r in results["memory"] if r.get("contender") == "scratchnn" and "error" not in r),
+        None,
+    )
+    if mem:
+        checks.append(
+            (
+                f"peak memory <= {TARGET_MB:.1f} MB",
+                mem["peak_training_mb"],
+                mem["peak_training_mb"] <= TARGET_MB,
+            )
+        )
+    for text, value, ok in checks:
+        lines.append(
+            f"| {text} | {value:.2f}{'' if 'memory' in text else 'x'} | {'yes' if ok else 'NO'} |"
+        )
+    results["targets"] = [{"target": t, "measured": v, "met": ok} for t, v, ok in checks]
+    return "\n".join(lines)
+
+
+def environment(threads, thread_source, argv):
+    meta = {
+        "command": "python bench/run.py " + " ".join(argv),
+        "date": datetime.datetime.now().isoformat(timespec="seconds"),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "cpu": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "threads": threads,
+        "thread_source": thread_source,
+        "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE"),
+        "OPENBLAS_L2_SIZE": os.environ.get("OPENBLAS_L2_SIZE"),
+        "load_average_at_start": os.getloadavg(),
+    }
+    try:
+        with open("/proc/cpuinfo") as f:
+            meta["cpu"] = next(line.split(":", 1)[1].strip() for line in f if "model name" in line)
+    except (OSError, StopIteration):
+        pass
+    try:
+        meta["git_commit"] = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=HERE, capture_output=True, text=True
+        ).stdout.strip()
+    except OSError:
+        pass
+    for module in ("torch", "sklearn", "scratchnn"):
+        if _runners.has_module(module):
+            meta[module] = __import__(module).__version__
+    return meta
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--quick", action="store_true", help="2 reps instead of 5, 1 epoch in the memory runs"
+    )
+    parser.add_argument(
+        "--reps", type=int, default=None, help="timed reps per measurement (default 5)"
+    )
+    parser.add_argument(
+        "--skip", default="", help="comma list of sections to skip: wide,inference,memory"
+    )
+    parser.add_argument("--no-write", action="store_true", help="print only; leave results.* alone")
+    parser.add_argument("--memory-child", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--epochs", type=int, default=1, help=argparse.SUPPRESS)
+    parser.add_argument("--threads", type=int, default=1, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.memory_child:
+        return memory_child(args.memory_child, args.epochs, args.threads)
+
+    argv = sys.argv[1:] if argv is None else argv
+    reps = args.reps or (2 if args.quick else 5)
+    skip = {s.strip() for s in args.skip.split(",") if s.strip()}
+    threads, thread_source = blas_threads()
+    names, notes = available(["scratchnn", "torch", "sklearn", "book", "floor"])
+    if "torch" in names:
+        import torch
+
+        torch.set_num_threads(threads)
+    meta = environment(threads, thread_source, argv)
+    meta["notes"] = notes
+    meta["scratchnn_path"] = (
+        "Model.fit / Model.predict"
+        if _runners.scratchnn_has_model()
+        else "core layers in the book's protocol loop (scratchnn.Model not available yet)"
+    )
+    for note in notes:
+        print("NOTE:", note)
+    print(
+        json.dumps(
+            {k: meta[k] for k in ("cpu", "threads", "thread_source", "numpy", "scratchnn_path")},
+            indent=1,
+        )
+    )
+
+    data, source = _data.load()
+    meta["data"] = source
+    results = {"meta": meta, "training": [], "inference": [], "memory": []}
+    section, runners = training_section("small net", SMALL, names, data, reps, threads)
+    results["training"].append(section)
+    print(table_training(section))
+    if "inference" not in skip:
+        results["inference"] = inference_section(runners, data, max(reps, 5))
+        for sec in results["inference"]:
+            print(table_inference(sec))
+    del runners
+    if "wide" not in skip:
+        wide_reps = max(2, reps // 2 + 1)
+        section, _ = training_section("wide net", WIDE, names, data, wide_reps, threads)
+        results["training"].append(section)
+        print(table_training(section))
+    if "memory" not in skip:
+        epochs = 1 if args.quick else 2
+        print(f"\n== peak memory: fresh process per library, {epochs} epoch(s) ==", flush=True)
+        results["memory"] = run_memory_children(names, epochs, threads)
+        print(table_memory(results["memory"]))
+    targets = targets_table(results)
+    print("\n" + targets)
+
+    if not args.no_write:
+        write(results, targets)
+    return 0
+
+
+def write(results, targets):
+    meta = results["meta"]
+    parts = [
+        "# scratchnn speed benchmark",
+        "",
+        f"Command: `{meta['command']}` (see bench/README.md)  ",
+        f"Date: {meta['date']}, commit {meta.get('git_commit', '?')}; CPU: {meta['cpu']}, "
+        f"{meta['cpu_count']} cores; threads: {meta['threads']} ({meta['thread_source']})  ",
+        f"Python {meta['python']}, NumPy {meta['numpy']}, "
+        f"PyTorch {meta.get('torch', 'not installed')}, "
+        f"scikit-learn {meta.get('sklearn', 'not installed')}, scratchnn {meta.get('scratchnn')}  ",
+        f"scratchnn path: {meta['scratchnn_path']}; load average at start: "
+        f"{', '.join(f'{x:.2f}' for x in meta['load_average_at_start'])}",
+        "",
+        "Times are medians of interleaved reps (one warm-up epoch each, not counted). "
+        "Ratios: `torch/this` = PyTorch time / this time (above 1: faster than PyTorch); "
+        "`this/floor` = this time / matmul-floor time. scikit-learn runs Adam without "
+        "learning-rate decay (it has none) and its predict_proba is called once per batch.",
+        "",
+    ]
+    for note in meta["notes"]:
+        parts += [f"**Note:** {note}", ""]
+    parts += [targets, ""]
+    for section in results["training"]:
+        parts += [table_training(section), ""]
+    for section in results["inference"]:
+        parts += [table_inference(section), ""]
+    if results["memory"]:
+        parts += [table_memory(results["memory"]), ""]
+    (HERE / "results.md").write_text("\n".join(parts))
+    (HERE / "results.json").write_text(json.dumps(results, indent=1, default=float) + "\n")
+    print(f"\nwrote {HERE / 'results.md'} and {HERE / 'results.json'}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
