@@ -238,3 +238,64 @@ class CSVLogger(Callback):
         if self._file is not None:
             self._file.close()
             self._file = None
+
+
+class ModelCheckpoint(Callback):
+    """Save the whole model to ``path`` after each epoch, or only when ``monitor`` improves.
+
+    Each save is atomic (a temp file renamed over ``path``, see :mod:`scratchnn.io`), so the
+    file on disk is always a complete model, and a model with NaN parameters is never written
+    (ValueError). The file resumes training exactly: :func:`scratchnn.load_model` then ``fit``.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The model file, overwritten at each save.
+    monitor : str
+        With ``save_best_only``, a key of the epoch logs: ``"val_loss"`` (default), ``"loss"``,
+        ``"val_accuracy"``...
+    save_best_only : bool
+        Save only when ``monitor`` is better than at every earlier save (kept across ``fit``
+        calls), instead of after every epoch.
+    mode : {"auto", "min", "max"}
+        Whether smaller or larger is better; ``"auto"`` picks "max" for accuracies.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        monitor: str = "val_loss",
+        save_best_only: bool = False,
+        mode: str = "auto",
+    ) -> None:
+        if not isinstance(path, (str, os.PathLike)):
+            raise TypeError(f"path must be a str or os.PathLike; got {describe(path)}")
+        if not isinstance(monitor, str):
+            raise TypeError(f"monitor must be a metric name (str); got {describe(monitor)}")
+        self.path = os.fspath(path)
+        self.monitor = monitor
+        self.save_best_only = bool(save_best_only)
+        self.mode = _mode_for(monitor, mode)
+        self.best = math.inf if self.mode == "min" else -math.inf
+        self.saved_epochs: list[int] = []
+
+    def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
+        from .io import save_model
+
+        if self.save_best_only:
+            logs = logs or {}
+            if self.monitor not in logs:
+                raise ValueError(
+                    f"ModelCheckpoint monitors {self.monitor!r}, which this training does not "
+                    f"log; available: {', '.join(sorted(logs))}"
+                    + (" (val_* metrics need validation_data or validation_split)"
+                       if self.monitor.startswith("val_") else "")
+                )
+            value = logs[self.monitor]
+            better = value < self.best if self.mode == "min" else value > self.best
+            if not (math.isfinite(value) and better):
+                return
+            self.best = value
+        save_model(self.model, self.path)
+        self.saved_epochs.append(epoch)
