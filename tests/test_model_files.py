@@ -431,3 +431,70 @@ def test_fixture_file_from_this_version_loads_and_predicts():
     assert model.optimizer.iterations == expected["iterations"]
     header, _ = read_file(FIXTURES / "classifier-v1.snn")
     assert header["library_version"] == expected["library_version"]
+
+
+# ---------------------------------------------------------------------------- ModelCheckpoint
+
+
+class Probe(snn.callbacks.Callback):
+    """Runs after the checkpoint each epoch: loads the file and notes whether it changed."""
+
+    def __init__(self, path: Path, X):
+        self.path, self.X = path, X
+        self.changed: list[bool] = []
+        self.previous: bytes | None = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        data = self.path.read_bytes() if self.path.exists() else None
+        self.changed.append(data is not None and data != self.previous)
+        self.previous = data
+        if self.changed[-1]:
+            loaded = load_model(self.path)       # never a broken file
+            assert loaded.optimizer.iterations == self.model.optimizer.iterations
+            assert np.array_equal(loaded.predict(self.X), self.model.predict(self.X))
+
+
+def test_checkpoint_every_epoch(tmp_path):
+    from scratchnn.callbacks import ModelCheckpoint
+
+    model = classifier()
+    X, y = data_for(model)
+    path = tmp_path / "every.snn"
+    probe = Probe(path, X)
+    checkpoint = ModelCheckpoint(path, monitor="val_loss", save_best_only=False)
+    model.fit(X, y, epochs=4, batch_size=32, verbose=0, callbacks=[checkpoint, probe])
+    assert probe.changed == [True] * 4
+    assert checkpoint.saved_epochs == [0, 1, 2, 3]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["every.snn"]
+
+
+def test_checkpoint_only_on_improvement(tmp_path):
+    from scratchnn.callbacks import ModelCheckpoint
+
+    model = classifier()
+    model.set(optimizer=snn.SGD(learning_rate=3.0))   # large steps: val_loss goes up and down
+    X, y = data_for(model)
+    X_val, y_val = spiral_data(samples=30, classes=3, rng=1)
+    path = tmp_path / "best.snn"
+    probe = Probe(path, X)
+    checkpoint = ModelCheckpoint(path, monitor="val_loss", save_best_only=True)
+    history = model.fit(X, y, epochs=12, batch_size=32, verbose=0,
+                        validation_data=(X_val, y_val), callbacks=[checkpoint, probe])
+    val_loss = history.history["val_loss"]
+    expected = [loss < min(val_loss[:epoch], default=np.inf) for epoch, loss in enumerate(val_loss)]
+    assert probe.changed == expected
+    assert True in expected[1:] and False in expected      # both cases happened
+    assert checkpoint.best == min(val_loss)
+
+
+def test_checkpoint_needs_the_monitored_metric(tmp_path):
+    from scratchnn.callbacks import ModelCheckpoint
+
+    model = classifier()
+    X, y = data_for(model)
+    checkpoint = ModelCheckpoint(tmp_path / "m.snn", save_best_only=True)
+    with pytest.raises(ValueError, match="val_loss.*validation_data"):
+        model.fit(X, y, epochs=1, verbose=0, callbacks=[checkpoint])
+    assert not (tmp_path / "m.snn").exists()
+    with pytest.raises(TypeError, match="path"):
+        ModelCheckpoint(3)
