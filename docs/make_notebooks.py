@@ -505,8 +505,8 @@ NOTEBOOK_5 = [
 
 70,000 greyscale pictures of clothes, 28x28 pixels, in 10 classes. We load them, train a
 small network, look at what it confuses, and finally classify a picture read from a file.
-To keep the notebook quick, training uses a subset; the full set gets to about 88 % test
-accuracy in a few epochs."""),
+To keep the notebook quick, training uses a tenth of the data; the same network trained on all
+60,000 images for five epochs reaches about 87 % accuracy on the 10,000 test images."""),
     ("code", install("matplotlib", "Pillow")),
     ("md", """\
 ## Loading the data

@@ -53,6 +53,7 @@ def test_notebook_runs(path, tmp_path, kernel_dir, data_dir, monkeypatch):
     # The kernel inherits this environment: the shared data and the test kernelspec.
     monkeypatch.setenv("SCRATCHNN_DATA_DIR", str(data_dir))
     monkeypatch.setenv("JUPYTER_PATH", str(kernel_dir))
+    monkeypatch.setenv("JUPYTER_PLATFORM_DIRS", "1")   # silences jupyter_core's migration notice
     monkeypatch.setenv("MPLBACKEND", "Agg")
     notebook = nbformat.read(path, as_version=4)
     client = NotebookClient(
