@@ -14,9 +14,11 @@ from .callbacks import (
     EarlyStopping,
     History,
     LearningRateScheduler,
+    ModelCheckpoint,
 )
 from .errors import DatasetError, ModelFileError, ScratchnnError, TrainingDivergedError
 from .gradcheck import GradcheckResult, gradcheck
+from .io import load_model
 from .layers import Dense, Dropout, Layer
 from .losses import (
     BinaryCrossentropy,
@@ -31,6 +33,8 @@ from .model import Model
 from .optimizers import SGD, Adagrad, Adam, Optimizer, RMSprop
 
 __all__ = [
+    "ModelCheckpoint",
+    "load_model",
     "Model",
     "LearningRateScheduler",
     "History",

@@ -32,6 +32,7 @@ __all__ = [
     "EarlyStopping",
     "History",
     "LearningRateScheduler",
+    "ModelCheckpoint",
 ]
 
 Logs = dict[str, float]

@@ -34,6 +34,7 @@ import numpy as np
 from ._typing import Array
 from ._version import __version__
 from .errors import ModelFileError
+from .model import library_class_name
 
 if TYPE_CHECKING:
     from .model import Model
@@ -134,7 +135,7 @@ def _describe_parameters(
             arrays[name] = array
             names.append(name)
         entries.append(
-            {"layer": positions[id(layer)], "class": type(layer).__name__, "arrays": names}
+            {"layer": positions[id(layer)], "class": library_class_name(layer), "arrays": names}
         )
     return entries
 
@@ -170,7 +171,7 @@ def _model_contents(model: Model) -> tuple[dict[str, Any], dict[str, Array]]:
                 per_parameter.append(names)
             slots_entry.append(per_parameter)
         header["optimizer"] = {
-            "class": type(optimizer).__name__,
+            "class": library_class_name(optimizer),
             "iterations": int(optimizer.iterations),
             "current_learning_rate": float(optimizer.current_learning_rate),
             "slots": slots_entry,
@@ -203,7 +204,9 @@ def _build_model(path: PathLike, header: dict[str, Any], arrays: dict[str, Array
 
     _check_dense_shapes(path, header, arrays)
     try:
-        model = Model.from_config(header["config"])
+        # The file supplies the parameters: draw the placeholders from a throwaway generator
+        # so that loading leaves the library generator where the user had it.
+        model = Model.from_config(header["config"], rng=0)
         layers = _trainable_layers(model)
     except (ValueError, TypeError, KeyError, AttributeError) as error:
         _refuse(path, f"its architecture cannot be rebuilt: {error}")
@@ -263,7 +266,7 @@ def _matching_parameters(
     for index, (entry, layer) in enumerate(zip(entries, layers, strict=True)):
         position = positions[id(layer)]
         where = f"trainable layer {index} ({type(layer).__name__} at position {position})"
-        if entry["class"] != type(layer).__name__ or entry["layer"] != position:
+        if entry["class"] != library_class_name(layer) or entry["layer"] != position:
             _refuse(path, f"{where} is a {entry['class']} at position {entry['layer']} in the file")
         expected = layer.parameters()
         if len(entry["arrays"]) != len(expected):
@@ -301,7 +304,7 @@ def _restore_optimizer(
         if (state is None) != (optimizer is None):
             _refuse(path, "its optimizer state does not match its architecture")
         return
-    if state["class"] != type(optimizer).__name__ or len(state["slots"]) != len(layers):
+    if state["class"] != library_class_name(optimizer) or len(state["slots"]) != len(layers):
         _refuse(path, "its optimizer state does not match its architecture")
     lr = state["current_learning_rate"]
     if not (isinstance(lr, float) and math.isfinite(lr) and lr > 0):

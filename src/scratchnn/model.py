@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from ._random import default_generator
+from ._random import RandomLike, check_random_state, default_generator
 from ._typing import Array
 from ._validation import (
     as_float_array,
@@ -64,6 +64,15 @@ _CLASSES: dict[str, dict[str, type]] = {
     "optimizer": {c.__name__: c for c in (SGD, Adagrad, RMSprop, Adam)},
     "accuracy": {c.__name__: c for c in (CategoricalAccuracy, RegressionAccuracy)},
 }
+
+
+def library_class_name(obj: Any) -> str:
+    """The name of the built-in class ``obj`` is (or specialises, like the book's classes)."""
+    for cls in type(obj).__mro__:
+        for known in _CLASSES.values():
+            if known.get(cls.__name__) is cls:
+                return cls.__name__
+    return type(obj).__name__
 
 
 def _describe_layer(layer: Layer) -> str:
@@ -441,6 +450,7 @@ class Model:
         n = len(X)
         size = n if batch_size is None else min(batch_size, n)
         steps = math.ceil(n / size)
+        self._steps_per_epoch = steps
         self.stop_training = False
         backup = [param.copy() for layer in self.trainable_layers for param in layer.parameters()]
         if shuffle:
@@ -632,22 +642,31 @@ class Model:
 
     def get_config(self) -> dict[str, Any]:
         """The architecture as JSON-able data (what a model file stores, besides arrays)."""
-        def entry(obj: Any) -> dict[str, Any] | None:
+        def entry(kind: str, obj: Any) -> dict[str, Any] | None:
             if obj is None:
                 return None
-            return {"class": type(obj).__name__, "config": obj.get_config()}
+            # The library class a subclass (e.g. the book's Layer_Dense) specialises.
+            known = _CLASSES[kind]
+            for cls in type(obj).__mro__:
+                if known.get(cls.__name__) is cls:
+                    return {"class": cls.__name__, "config": obj.get_config()}
+            raise TypeError(
+                f"{type(obj).__name__} is not a built-in {kind} class, so it cannot be "
+                f"described for a model file; known: {', '.join(sorted(known))}"
+            )
 
         return {
-            "layers": [entry(layer) for layer in self.layers],
-            "loss": entry(self.loss),
-            "optimizer": entry(self.optimizer),
-            "accuracy": entry(self.accuracy),
+            "layers": [entry("layers", layer) for layer in self.layers],
+            "loss": entry("loss", self.loss),
+            "optimizer": entry("optimizer", self.optimizer),
+            "accuracy": entry("accuracy", self.accuracy),
             "seed": self.seed,
         }
 
     @classmethod
-    def from_config(cls, config: dict[str, Any]) -> Model:
-        """Rebuild a model (fresh parameters) from :meth:`get_config`'s output."""
+    def from_config(cls, config: dict[str, Any], *, rng: RandomLike = None) -> Model:
+        """Rebuild a model (fresh parameters drawn from ``rng``) from :meth:`get_config`."""
+        generator = check_random_state(rng)
         if not isinstance(config, dict) or not isinstance(config.get("layers"), list):
             raise ValueError(f"config must be a dict with a 'layers' list; got {describe(config)}")
 
@@ -662,8 +681,11 @@ class Model:
                 raise ValueError(
                     f"config: unknown {kind} class {name!r}; known: {', '.join(sorted(known))}"
                 )
+            options = dict(entry.get("config", {}))
+            if known[name] is Dense:
+                options["rng"] = generator
             try:
-                return known[name](**entry.get("config", {}))
+                return known[name](**options)
             except (TypeError, ValueError) as error:
                 raise ValueError(f"config: cannot build {name}: {error}") from None
 
