@@ -1,0 +1,319 @@
+"""The ``scratchnn`` command: train the book's networks, evaluate them, classify pictures.
+
+    scratchnn train                          # the book's spiral classifier, no download
+    scratchnn train --dataset fashion-mnist --out fashion.snn
+    scratchnn evaluate fashion.snn
+    scratchnn predict fashion.snn shirt.jpg
+
+Also ``python -m scratchnn ...``. Errors are printed as one line on stderr (exit status 1).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+
+from ._version import __version__
+from .callbacks import Callback
+
+DATASETS = ("spiral", "vertical", "sine", "fashion-mnist")
+OPTIMIZERS = ("adam", "sgd", "adagrad", "rmsprop")
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """The book's set-up for a dataset: network, optimizer and training defaults."""
+
+    hidden: tuple[int, ...]
+    learning_rate: float
+    decay: float
+    epochs: int
+    batch_size: int | None
+    weight_scale: float = 0.01
+    l2: float = 0.0
+
+
+RECIPES = {
+    # Chapter 14: Dense(2, 64) with L2 5e-4, Adam(0.02, decay 5e-7), full batches.
+    "spiral": Recipe((64,), 0.02, 5e-7, 3000, None, l2=5e-4),
+    "vertical": Recipe((64,), 0.02, 5e-7, 1000, None, l2=5e-4),
+    # Chapter 17: two hidden layers, weights drawn with scale 0.1 (0.01 does not learn).
+    "sine": Recipe((64, 64), 0.005, 1e-3, 3000, None, weight_scale=0.1),
+    # Chapter 19+: 784-128-128-10, Adam(decay 1e-3), batches of 128, 10 epochs.
+    "fashion-mnist": Recipe((128, 128), 0.001, 1e-3, 10, 128),
+}
+
+
+def _hidden(text: str) -> tuple[int, ...]:
+    try:
+        sizes = tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated layer widths such as 128,128; got {text!r}"
+        ) from None
+    if not sizes or min(sizes) < 1:
+        raise argparse.ArgumentTypeError(f"layer widths must be positive integers; got {text!r}")
+    return sizes
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer; got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer; got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number; got {text!r}") from None
+    if not (value > 0 and np.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"expected a positive number; got {text!r}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="scratchnn", description="Neural networks from scratch on NumPy."
+    )
+    parser.add_argument("--version", action="version", version=f"scratchnn {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    train = commands.add_parser("train", help="train one of the book's networks")
+    train.add_argument("--dataset", choices=DATASETS, default="spiral")
+    train.add_argument("--epochs", type=_positive_int, help="passes over the training data")
+    train.add_argument("--batch-size", type=_positive_int, help="samples per step")
+    train.add_argument("--hidden", type=_hidden, help="hidden layer widths, e.g. 128,128")
+    train.add_argument("--optimizer", choices=OPTIMIZERS, default="adam")
+    train.add_argument("--lr", type=_positive_float, help="learning rate")
+    train.add_argument("--decay", type=float, help="learning-rate decay (lr / (1 + decay*t))")
+    train.add_argument("--samples", type=_positive_int,
+                       help="generated data: samples per class; fashion-mnist: first N images")
+    train.add_argument("--seed", type=int, default=0, help="seed for data, weights, shuffling")
+    train.add_argument("--data-dir", help="folder holding fashion-mnist/ (default: "
+                       "$SCRATCHNN_DATA_DIR, then a per-user cache)")
+    train.add_argument("--no-download", action="store_true",
+                       help="fail instead of downloading missing dataset files")
+    train.add_argument("--out", metavar="MODEL", help="save the trained model to this file")
+    train.add_argument("--plot", metavar="FILE.png",
+                       help="save the loss/accuracy curves (and the decision boundary for 2-D "
+                       "data); needs scratchnn[plot]")
+    train.add_argument("--verbose", type=int, choices=(0, 1, 2), default=None,
+                       help="0 silent, 1 progress bars, 2 a line per epoch")
+
+    evaluate = commands.add_parser("evaluate", help="evaluate a saved model on its test data")
+    evaluate.add_argument("model", metavar="MODEL")
+    evaluate.add_argument("--dataset", choices=DATASETS,
+                          help="default: guessed from the model's input width")
+    evaluate.add_argument("--data-dir")
+    evaluate.add_argument("--no-download", action="store_true")
+    evaluate.add_argument("--seed", type=int, default=1, help="seed of generated test data")
+
+    predict = commands.add_parser("predict", help="classify pictures with a Fashion-MNIST model")
+    predict.add_argument("model", metavar="MODEL")
+    predict.add_argument("images", metavar="IMAGE", nargs="+")
+    predict.add_argument("--invert", choices=("auto", "yes", "no"), default="auto",
+                         help="invert dark-on-light pictures (auto decides per picture)")
+    return parser
+
+
+# -- data --------------------------------------------------------------------------------------
+
+
+def _load_data(args: argparse.Namespace, *, train: bool) -> tuple[Any, Any, Any, Any]:
+    """(X_train, y_train, X_test, y_test) for ``args.dataset``."""
+    from .datasets import (
+        load_fashion_mnist,
+        preprocess_images,
+        sine_data,
+        spiral_data,
+        vertical_data,
+    )
+
+    seed = args.seed
+    if args.dataset == "fashion-mnist":
+        path = None
+        if args.data_dir:
+            path = os.path.join(args.data_dir, "fashion-mnist")
+        (X, y), (X_test, y_test) = load_fashion_mnist(path, download=not args.no_download)
+        limit = getattr(args, "samples", None)
+        if train:
+            # The book shuffles once before training; fit shuffles every epoch as well.
+            order = np.random.default_rng(seed).permutation(len(X))
+            if limit:
+                order = order[:limit]
+            X, y = X[order], y[order]
+        return preprocess_images(X), y, preprocess_images(X_test), y_test
+    samples = getattr(args, "samples", None) or 1000
+    if args.dataset == "sine":
+        X, y = sine_data(samples)
+        return X, y, X, y
+    make = spiral_data if args.dataset == "spiral" else vertical_data
+    X, y = make(samples, 3, rng=seed)
+    X_test, y_test = make(max(samples // 10, 10), 3, rng=seed + 1)
+    return X, y, X_test, y_test
+
+
+def _build_model(args: argparse.Namespace, n_features: int, n_classes: int) -> Any:
+    from . import (
+        SGD,
+        Adagrad,
+        Adam,
+        CategoricalCrossentropy,
+        Dense,
+        Linear,
+        MeanSquaredError,
+        Model,
+        ReLU,
+        RMSprop,
+        Softmax,
+    )
+
+    recipe = RECIPES[args.dataset]
+    hidden = args.hidden or recipe.hidden
+    rng = np.random.default_rng(args.seed)
+    layers: list[Any] = []
+    width = n_features
+    for size in hidden:
+        layers += [
+            Dense(width, size, weight_scale=recipe.weight_scale, weight_regularizer_l2=recipe.l2,
+                  bias_regularizer_l2=recipe.l2, rng=rng),
+            ReLU(),
+        ]
+        width = size
+    regression = args.dataset == "sine"
+    layers.append(Dense(width, 1 if regression else n_classes,
+                        weight_scale=recipe.weight_scale, rng=rng))
+    layers.append(Linear() if regression else Softmax())
+    learning_rate = args.lr if args.lr is not None else recipe.learning_rate
+    decay = args.decay if args.decay is not None else recipe.decay
+    optimizer = {"adam": Adam, "sgd": SGD, "adagrad": Adagrad, "rmsprop": RMSprop}[
+        args.optimizer
+    ](learning_rate=learning_rate, decay=decay)
+    loss = MeanSquaredError() if regression else CategoricalCrossentropy()
+    return Model(layers, loss=loss, optimizer=optimizer, seed=args.seed)
+
+
+# -- commands ----------------------------------------------------------------------------------
+
+
+def _train(args: argparse.Namespace) -> int:
+    recipe = RECIPES[args.dataset]
+    X, y, X_test, y_test = _load_data(args, train=True)
+    n_classes = 10 if args.dataset == "fashion-mnist" else 3
+    model = _build_model(args, X.shape[1], n_classes)
+    epochs = args.epochs or recipe.epochs
+    batch_size = args.batch_size or recipe.batch_size
+    verbose = args.verbose
+    if verbose is None:
+        # Thousands of full-batch epochs: a line per epoch would flood, a bar per epoch too.
+        verbose = 1 if batch_size is not None else 0
+    print(f"training on {args.dataset}: {len(X)} samples, {epochs} epochs, "
+          f"batch size {batch_size or 'all'}")
+    print(model.summary())
+    callbacks = []
+    if verbose == 0:
+        callbacks.append(_EveryNEpochs(max(1, epochs // 10)))
+    validation = None if args.dataset == "sine" else (X_test, y_test)
+    history = model.fit(X, y, epochs=epochs, batch_size=batch_size, validation_data=validation,
+                        verbose=verbose, callbacks=callbacks)
+    final = {key: values[-1] for key, values in history.history.items()}
+    if validation is not None:
+        print(f"final validation accuracy: {final['val_accuracy']:.4f} "
+              f"(loss {final['val_loss']:.4f}; training accuracy {final['accuracy']:.4f})")
+    else:
+        print(f"final loss: {final['loss']:.6f} (accuracy {final['accuracy']:.4f})")
+    if args.out:
+        model.save(args.out)
+        print(f"saved the model to {args.out}")
+    if args.plot:
+        from .plot import save_training_plot
+
+        two_d = X.shape[1] == 2
+        save_training_plot(history, args.plot, model=model if two_d else None,
+                           X=X if two_d else None, y=y if two_d else None)
+        print(f"saved the plot to {args.plot}")
+    return 0
+
+
+def _guess_dataset(model: Any) -> str:
+    features = model.n_features
+    if features == 784:
+        return "fashion-mnist"
+    if features == 1:
+        return "sine"
+    if features == 2:
+        return "spiral"
+    raise ValueError(
+        f"cannot tell which dataset a model with {features} inputs was trained on; "
+        "pass --dataset"
+    )
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from .io import load_model
+
+    model = load_model(args.model)
+    model.finalize()
+    args.dataset = args.dataset or _guess_dataset(model)
+    args.samples = None
+    _, _, X_test, y_test = _load_data(args, train=False)
+    result = model.evaluate(X_test, y_test, batch_size=1024, verbose=0)
+    print(f"{args.dataset} test set ({len(X_test)} samples): "
+          f"accuracy {result['accuracy']:.4f}, loss {result['loss']:.4f}")
+    return 0
+
+
+def _predict(args: argparse.Namespace) -> int:
+    from .datasets import FASHION_MNIST_CLASSES
+    from .images import predict_image
+    from .io import load_model
+
+    model = load_model(args.model)
+    invert: bool | Literal["auto"] = {"yes": True, "no": False}.get(args.invert, "auto")
+    answers = predict_image(model, args.images, class_names=FASHION_MNIST_CLASSES,
+                            invert=invert)
+    for path, (name, confidence) in zip(args.images, answers, strict=True):
+        print(f"{path}: {name} ({confidence:.1%})")
+    return 0
+
+
+class _EveryNEpochs(Callback):
+    """Print a line every ``every`` epochs when progress bars are off (full-batch training)."""
+
+    def __init__(self, every: int) -> None:
+        self.every = every
+
+    def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+        if epoch % self.every and not self.model.stop_training:
+            return
+        parts = [f"epoch {epoch + 1}"]
+        for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
+            if key in logs:
+                parts.append(f"{key}: {logs[key]:.4f}")
+        parts.append(f"lr: {logs['learning_rate']:.3g}")
+        print(" - ".join(parts), flush=True)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``scratchnn`` console script."""
+    args = build_parser().parse_args(argv)
+    handler = {"train": _train, "evaluate": _evaluate, "predict": _predict}[args.command]
+    try:
+        return handler(args)
+    except KeyboardInterrupt:
+        print("scratchnn: interrupted", file=sys.stderr)
+        return 130
+    except (ValueError, TypeError, OSError, ImportError, FloatingPointError) as error:
+        print(f"scratchnn: error: {error}", file=sys.stderr)
+        return 1

@@ -1,0 +1,133 @@
+"""The ``scratchnn`` command, run the way a user runs it (a real subprocess)."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from scratchnn.cli import main
+
+
+def run_cli(*args: str, data_dir=None, cwd=None) -> subprocess.CompletedProcess:
+    env = dict(os.environ)
+    if data_dir is not None:
+        env["SCRATCHNN_DATA_DIR"] = str(data_dir)
+    return subprocess.run(
+        [sys.executable, "-m", "scratchnn", *args],
+        capture_output=True, text=True, env=env, cwd=cwd, timeout=600,
+    )
+
+
+def test_readme_main_job_trains_the_spiral_classifier(tmp_path):
+    # Exactly the README's main job: `scratchnn train`, defaults and all.
+    result = run_cli("train", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    match = re.search(r"final validation accuracy: ([0-9.]+)", result.stdout)
+    assert match, result.stdout
+    assert float(match.group(1)) >= 0.8   # the book's chapter-14 set-up reaches ~0.85 here
+    assert "Dense(2, 64)" in result.stdout
+
+
+def test_console_script_is_installed():
+    from importlib.metadata import entry_points
+
+    scripts = {ep.name: ep.value for ep in entry_points(group="console_scripts")}
+    assert scripts.get("scratchnn") == "scratchnn.cli:main"
+
+
+def test_train_saves_evaluates_and_plots(tmp_path, capsys):
+    model_path = tmp_path / "spiral.snn"
+    plot_path = tmp_path / "history.png"
+    assert main(["train", "--epochs", "50", "--hidden", "32,16", "--optimizer", "sgd",
+                 "--lr", "1.0", "--seed", "3", "--out", str(model_path),
+                 "--plot", str(plot_path)]) == 0
+    out = capsys.readouterr().out
+    assert "Dense(2, 32)" in out and "Dense(32, 16)" in out and "Dense(16, 3)" in out
+    assert model_path.is_file() and plot_path.stat().st_size > 1000
+    assert main(["evaluate", str(model_path), "--seed", "4"]) == 0
+    assert re.search(r"spiral test set \(300 samples\): accuracy [0-9.]+", capsys.readouterr().out)
+
+
+def test_sine_regression_from_the_command_line(capsys):
+    assert main(["train", "--dataset", "sine", "--epochs", "300", "--verbose", "0"]) == 0
+    assert re.search(r"final loss: [0-9.]+", capsys.readouterr().out)
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["train", "--epochs", "0"], "expected a positive integer; got 0"),
+        (["train", "--hidden", "12,x"], "comma-separated layer widths"),
+        (["train", "--lr", "-1"], "expected a positive number"),
+        (["train", "--dataset", "cifar"], "invalid choice: 'cifar'"),
+    ],
+)
+def test_bad_arguments_are_explained(argv, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_errors_are_one_line_not_a_traceback(tmp_path, capsys):
+    missing = tmp_path / "nope.snn"
+    assert main(["evaluate", str(missing)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("scratchnn: error:") and "Traceback" not in err
+    garbage = tmp_path / "garbage.snn"
+    garbage.write_bytes(b"not a model at all")
+    assert main(["predict", str(garbage), str(tmp_path / "x.png")]) == 1
+    assert "garbage.snn" in capsys.readouterr().err
+
+
+def test_fashion_mnist_train_save_and_predict_pictures(tmp_path, data_dir):
+    """The book's Fashion-MNIST model, briefly, then `scratchnn predict` on PNG files."""
+    from PIL import Image
+
+    from scratchnn import load_model
+    from scratchnn.datasets import FASHION_MNIST_CLASSES, load_fashion_mnist, preprocess_images
+
+    model_path = tmp_path / "fashion.snn"
+    result = run_cli("train", "--dataset", "fashion-mnist", "--samples", "12000", "--epochs", "2",
+                     "--no-download", "--out", str(model_path), data_dir=data_dir)
+    assert result.returncode == 0, result.stderr
+    assert "Dense(784, 128)" in result.stdout and "Dense(128, 10)" in result.stdout
+    accuracy = float(re.search(r"final validation accuracy: ([0-9.]+)", result.stdout).group(1))
+    assert accuracy >= 0.75
+
+    result = run_cli("evaluate", str(model_path), data_dir=data_dir)
+    assert result.returncode == 0, result.stderr
+    assert "fashion-mnist test set (10000 samples)" in result.stdout
+
+    _, (X_test, y_test) = load_fashion_mnist(data_dir / "fashion-mnist", download=False)
+    model = load_model(model_path)
+    count = 30
+    expected = model.predict_classes(preprocess_images(X_test[:count]))
+    plain, photo = [], []
+    for index in range(count):
+        plain.append(tmp_path / f"plain{index}.png")
+        Image.fromarray(X_test[index]).save(plain[-1])
+        # Like a photo: dark garment on a light background, bigger, in colour.
+        inverted = Image.fromarray(255 - X_test[index]).resize((280, 280), Image.BILINEAR)
+        photo.append(tmp_path / f"photo{index}.jpg")
+        inverted.convert("RGB").save(photo[-1], quality=95)
+
+    for paths, name in ((plain, "plain"), (photo, "photo")):
+        result = run_cli("predict", str(model_path), *map(str, paths))
+        assert result.returncode == 0, result.stderr
+        lines = result.stdout.strip().splitlines()
+        assert len(lines) == count
+        named = [line.split(": ", 1)[1].rsplit(" (", 1)[0] for line in lines]
+        ids = np.array([FASHION_MNIST_CLASSES.index(label) for label in named])
+        agree = float(np.mean(ids == expected))
+        right = float(np.mean(ids == y_test[:count]))
+        if name == "plain":
+            assert agree == 1.0          # the same pixels give the same answer
+        else:
+            assert agree >= 0.9, (name, agree)
+        assert right >= 0.7, (name, right)
