@@ -90,15 +90,52 @@ def as_float_array(value: Any, name: str, dtype: Any = np.float32) -> Array:
             f"into a rectangular array ({error})"
         ) from None
     if array.dtype.kind not in "fiub":
-        raise TypeError(
-            f"{name} must hold numbers (float or int); got dtype {array.dtype}"
-            + (
-                "; strings? convert with numpy.asarray(..., dtype=float)"
-                if array.dtype.kind in "USO"
-                else ""
-            )
-        )
+        raise TypeError(f"{name} must hold numbers (float or int); got dtype {array.dtype}"
+                        + _DTYPE_HINTS.get(array.dtype.kind, ""))
     return array.astype(dtype, copy=False)
+
+
+_DTYPE_HINTS = {
+    "U": "; strings? convert with numpy.asarray(..., dtype=float)",
+    "S": "; bytes? convert with numpy.asarray(..., dtype=float)",
+    "O": "; an object array (mixed types or None?) must be converted to float first",
+    "c": "; complex values are not supported: take .real or abs() first",
+    "M": "; dates and times must be turned into numbers first",
+    "m": "; time spans must be turned into numbers first",
+}
+
+
+def as_float_input(value: Any, name: str = "inputs") -> Array:
+    """``value`` unchanged if it is a float32/float64 array, else converted to float32.
+
+    What activations and Dropout accept: they keep the dtype they are given. A cheap check
+    (an isinstance and a dtype test) on the common path, since the Model calls it every step.
+    """
+    if isinstance(value, np.ndarray) and value.dtype.kind == "f" and value.dtype.itemsize >= 4:
+        return value
+    return as_float_array(value, name, np.float32)
+
+
+def check_dvalues(layer: Any, dvalues: Any) -> Array:
+    """``dvalues`` for ``layer.backward``: forward must have run and the shapes must agree.
+
+    ``d(loss)/d(output)`` has one value per output, so its shape is the output's. Only the
+    shape and dtype are looked at (O(1)): this runs for every layer at every step.
+    """
+    output = getattr(layer, "output", None)
+    owner = type(layer).__name__
+    if output is None:
+        raise ValueError(
+            f"{owner}.backward was called before {owner}.forward: call forward on a batch first"
+        )
+    if not (isinstance(dvalues, np.ndarray) and dvalues.dtype.kind == "f"):
+        dvalues = as_float_array(dvalues, "dvalues", output.dtype)
+    if dvalues.shape != output.shape:
+        raise ValueError(
+            f"dvalues must have the shape of {owner}'s last output {output.shape} (one gradient "
+            f"per output value); got {dvalues.shape}"
+        )
+    return dvalues
 
 
 def check_finite(array: Array, name: str) -> None:

@@ -11,13 +11,13 @@ from typing import Any
 import numpy as np
 
 from ._typing import Array
-from ._validation import check_real
+from ._validation import as_float_input, check_dvalues, check_real
 from .layers.base import Layer
 
 
 def _as_float(inputs: Array) -> Array:
-    inputs = np.asarray(inputs)
-    return inputs if inputs.dtype.kind == "f" else inputs.astype(np.float32)
+    """float32/float64 arrays as they are; anything else numeric as float32 (else TypeError)."""
+    return as_float_input(inputs, "inputs")
 
 
 class ReLU(Layer):
@@ -29,6 +29,7 @@ class ReLU(Layer):
         return self.output
 
     def backward(self, dvalues: Array) -> Array:
+        dvalues = check_dvalues(self, dvalues)
         self.dinputs = dvalues * (self.inputs > 0)
         return self.dinputs
 
@@ -49,6 +50,7 @@ class LeakyReLU(Layer):
         return self.output
 
     def backward(self, dvalues: Array) -> Array:
+        dvalues = check_dvalues(self, dvalues)
         slope = self.inputs.dtype.type(self.alpha)
         self.dinputs = dvalues * np.where(self.inputs > 0, self.inputs.dtype.type(1), slope)
         return self.dinputs
@@ -75,6 +77,7 @@ class Sigmoid(Layer):
         return self.output
 
     def backward(self, dvalues: Array) -> Array:
+        dvalues = check_dvalues(self, dvalues)
         self.dinputs = dvalues * (1 - self.output) * self.output
         return self.dinputs
 
@@ -92,6 +95,7 @@ class Tanh(Layer):
         return self.output
 
     def backward(self, dvalues: Array) -> Array:
+        dvalues = check_dvalues(self, dvalues)
         self.dinputs = dvalues * (1 - self.output * self.output)
         return self.dinputs
 
@@ -108,13 +112,24 @@ class Softmax(Layer):
     """
 
     def forward(self, inputs: Array, training: bool = False) -> Array:
-        self.inputs = _as_float(inputs)
-        with np.errstate(under="ignore"):  # far-below-max logits rounding to 0 is intended
+        inputs = _as_float(inputs)
+        if inputs.ndim != 2 or inputs.shape[1] == 0:
+            raise ValueError(
+                f"Softmax expects inputs shaped (n_samples, n_classes), one row of logits per "
+                f"sample; got {inputs.shape}"
+                + ("; a single sample must still be a batch: use x.reshape(1, -1)"
+                   if inputs.ndim == 1 else "")
+            )
+        self.inputs = inputs
+        # Underflow of far-below-max logits to 0 is intended; a row holding +inf gives
+        # inf - inf = NaN, left for the Model's divergence check rather than a warning.
+        with np.errstate(under="ignore", invalid="ignore"):
             exp_values = np.exp(self.inputs - self.inputs.max(axis=1, keepdims=True))
             self.output = exp_values / exp_values.sum(axis=1, keepdims=True)
         return self.output
 
     def backward(self, dvalues: Array) -> Array:
+        dvalues = check_dvalues(self, dvalues)
         s = self.output
         self.dinputs = s * (dvalues - (dvalues * s).sum(axis=1, keepdims=True))
         return self.dinputs
@@ -133,6 +148,7 @@ class Linear(Layer):
         return self.output
 
     def backward(self, dvalues: Array) -> Array:
+        dvalues = check_dvalues(self, dvalues)
         self.dinputs = dvalues.copy()
         return self.dinputs
 

@@ -10,6 +10,7 @@ from .._random import RandomLike, check_random_state, standard_normal
 from .._typing import Array, DTypeLike
 from .._validation import (
     as_float_array,
+    check_dvalues,
     check_float_dtype,
     check_positive_int,
     check_real,
@@ -75,7 +76,9 @@ class Dense(Layer):
         if init not in (None, "he", "glorot"):
             raise ValueError(f"init must be None, 'he' or 'glorot'; got {init!r}")
         self.init = init
-        self.weight_scale = check_real(weight_scale, "weight_scale", low=0.0)
+        self.weight_scale = check_real(
+            weight_scale, "weight_scale", low=0.0, low_inclusive=False
+        )
         strengths = (
             weight_regularizer_l1,
             weight_regularizer_l2,
@@ -112,6 +115,7 @@ class Dense(Layer):
 
     def backward(self, dvalues: Array) -> Array:
         """Gradients of the loss w.r.t. weights, biases and inputs, regularisation included."""
+        dvalues = check_dvalues(self, dvalues)
         self.dweights = self.inputs.T @ dvalues       # d(loss)/d(weights)
         self.dbiases = dvalues.sum(axis=0, keepdims=True)
         if self.weight_regularizer_l1 > 0:

@@ -8,7 +8,7 @@ import numpy as np
 
 from .._random import RandomLike, check_random_state
 from .._typing import Array
-from .._validation import check_real
+from .._validation import as_float_input, check_dvalues, check_real
 from .base import Layer
 
 
@@ -35,7 +35,7 @@ class Dropout(Layer):
         self.binary_mask: Array | None = None
 
     def forward(self, inputs: Array, training: bool = False) -> Array:
-        inputs = np.asarray(inputs)
+        inputs = as_float_input(inputs)
         self.inputs = inputs
         if not training or self.rate == 0.0:
             self.binary_mask = None
@@ -47,12 +47,13 @@ class Dropout(Layer):
             draws = self.rng.binomial(1, keep, size=inputs.shape)
         else:
             draws = self.rng.random(inputs.shape, dtype=np.float32) < keep
-        dtype = inputs.dtype if inputs.dtype.kind == "f" else np.dtype(np.float32)
+        dtype = inputs.dtype
         self.binary_mask = draws.astype(dtype) / dtype.type(keep)
         self.output = inputs * self.binary_mask
         return self.output
 
     def backward(self, dvalues: Array) -> Array:
+        dvalues = check_dvalues(self, dvalues)
         self.dinputs = dvalues if self.binary_mask is None else dvalues * self.binary_mask
         return self.dinputs
 
