@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from ._typing import Array
+from ._validation import as_float_array, as_float_input
 from .activations import Softmax
 from .layers.base import Layer
 
@@ -85,6 +86,82 @@ def _targets_like(y_true: Array, y_pred: Array) -> Array:
     return y_true
 
 
+# -- boundary checks: shapes and dtypes only (O(1)), plus a min/max over the labels, which is
+# O(n_samples) against the O(n_samples * n_classes) of the loss itself. The Model calls these
+# every step, so nothing here looks at every value (the Model checks X and y once per fit).
+
+
+def _check_predictions(y_pred: Any, name: str = "y_pred") -> Array:
+    """Predictions as a float array shaped (n_samples, n_outputs) with n_samples >= 1."""
+    y_pred = as_float_input(y_pred, name)
+    if y_pred.ndim != 2 or y_pred.shape[0] == 0 or y_pred.shape[1] == 0:
+        raise ValueError(
+            f"{name} must be 2-D (n_samples, n_outputs) with at least one sample and one "
+            f"output; got shape {y_pred.shape}"
+            + ("; use y_pred.reshape(-1, 1) for one output" if y_pred.ndim == 1 else "")
+        )
+    return y_pred
+
+
+def _numeric(y_true: Any, name: str) -> Array:
+    """``y_true`` as a numeric array, integers kept (labels); TypeError for anything else."""
+    if isinstance(y_true, np.ndarray) and y_true.dtype.kind in "fiub":
+        return y_true
+    try:
+        array = np.asarray(y_true)
+    except (ValueError, TypeError):   # ragged nesting: let as_float_array explain
+        array = np.asarray(None)
+    if array.dtype.kind not in "fiub":
+        as_float_array(y_true, name)   # raises a TypeError naming ``name``
+    return array
+
+
+def _check_values(y_true: Any, y_pred: Array, name: str = "y_true") -> Array:
+    """Targets with the predictions' shape and dtype (one target per output)."""
+    y_true = _numeric(y_true, name)
+    if y_true.shape != y_pred.shape:
+        if y_true.ndim == 1 and y_pred.shape == (len(y_true), 1):
+            y_true = y_true.reshape(-1, 1)   # (n,) targets for a single output
+        else:
+            raise ValueError(
+                f"{name} must have the shape of the predictions {y_pred.shape}, one target "
+                f"per output of each sample; got {y_true.shape}"
+            )
+    return _targets_like(y_true, y_pred)
+
+
+def _check_classes(y_true: Any, y_pred: Array, name: str = "y_true") -> Array:
+    """Class labels (n,) in 0..n_classes-1, or one-hot rows shaped like ``y_pred``."""
+    y_true = _numeric(y_true, name)
+    samples, classes = y_pred.shape
+    if y_true.ndim == 2 and y_true.shape[1] == 1 and classes > 1:
+        y_true = y_true[:, 0]   # a column of labels
+    if y_true.ndim == 1:
+        if len(y_true) != samples:
+            raise ValueError(
+                f"{name} must hold one class label per sample: the predictions have {samples} "
+                f"samples but {name} has {len(y_true)}"
+            )
+        if y_true.dtype.kind not in "iu":
+            raise TypeError(
+                f"{name} class labels must be integers; got dtype {y_true.dtype}. Convert "
+                f"them with {name}.astype(int), or pass one-hot rows shaped {y_pred.shape}"
+            )
+        low, high = int(y_true.min()), int(y_true.max())
+        if low < 0 or high >= classes:
+            raise ValueError(
+                f"{name} class labels must be in 0..{classes - 1} (the predictions have "
+                f"{classes} columns); got labels from {low} to {high}"
+            )
+        return y_true
+    if y_true.shape != y_pred.shape:
+        raise ValueError(
+            f"{name} must be class labels shaped ({samples},) or one-hot rows shaped "
+            f"{y_pred.shape}; got {y_true.shape}"
+        )
+    return y_true
+
+
 def _one_hot(labels: Array, width: int, dtype: Any) -> Array:
     encoded = np.zeros((len(labels), width), dtype=dtype)
     encoded[np.arange(len(labels)), labels] = 1
@@ -98,6 +175,8 @@ class CategoricalCrossentropy(Loss):
     """
 
     def forward(self, y_pred: Array, y_true: Array) -> Array:
+        y_pred = _check_predictions(y_pred)
+        y_true = _check_classes(y_true, y_pred)
         clipped = np.clip(y_pred, EPSILON, 1 - EPSILON)
         if y_true.ndim == 1:
             correct = clipped[np.arange(len(clipped)), y_true]
@@ -106,6 +185,8 @@ class CategoricalCrossentropy(Loss):
         return -np.log(correct)
 
     def backward(self, dvalues: Array, y_true: Array) -> Array:
+        dvalues = _check_predictions(dvalues, "dvalues")
+        y_true = _check_classes(y_true, dvalues)
         samples, labels = dvalues.shape
         if y_true.ndim == 1:
             y_true = _one_hot(y_true, labels, dvalues.dtype)
@@ -122,15 +203,17 @@ class BinaryCrossentropy(Loss):
     """
 
     def forward(self, y_pred: Array, y_true: Array) -> Array:
+        y_pred = _check_predictions(y_pred)
+        y_true = _check_values(y_true, y_pred)
         clipped = np.clip(y_pred, EPSILON, 1 - EPSILON)
-        y_true = _targets_like(y_true, clipped)
         losses = -(y_true * np.log(clipped) + (1 - y_true) * np.log(1 - clipped))
         return np.mean(losses, axis=-1)
 
     def backward(self, dvalues: Array, y_true: Array) -> Array:
+        dvalues = _check_predictions(dvalues, "dvalues")
+        y_true = _check_values(y_true, dvalues)
         samples, outputs = dvalues.shape
         clipped = np.clip(dvalues, EPSILON, 1 - EPSILON)
-        y_true = _targets_like(y_true, clipped)
         self.dinputs = -(y_true / clipped - (1 - y_true) / (1 - clipped)) / outputs / samples
         return self.dinputs
 
@@ -139,11 +222,13 @@ class MeanSquaredError(Loss):
     """``mean((y - p)**2)`` over outputs; gradient ``-2 (y - p) / n_outputs / n_samples``."""
 
     def forward(self, y_pred: Array, y_true: Array) -> Array:
-        return np.mean((_targets_like(y_true, y_pred) - y_pred) ** 2, axis=-1)
+        y_pred = _check_predictions(y_pred)
+        return np.mean((_check_values(y_true, y_pred) - y_pred) ** 2, axis=-1)
 
     def backward(self, dvalues: Array, y_true: Array) -> Array:
+        dvalues = _check_predictions(dvalues, "dvalues")
         samples, outputs = dvalues.shape
-        self.dinputs = -2 * (_targets_like(y_true, dvalues) - dvalues) / outputs / samples
+        self.dinputs = -2 * (_check_values(y_true, dvalues) - dvalues) / outputs / samples
         return self.dinputs
 
 
@@ -155,11 +240,13 @@ class MeanAbsoluteError(Loss):
     """
 
     def forward(self, y_pred: Array, y_true: Array) -> Array:
-        return np.mean(np.abs(_targets_like(y_true, y_pred) - y_pred), axis=-1)
+        y_pred = _check_predictions(y_pred)
+        return np.mean(np.abs(_check_values(y_true, y_pred) - y_pred), axis=-1)
 
     def backward(self, dvalues: Array, y_true: Array) -> Array:
+        dvalues = _check_predictions(dvalues, "dvalues")
         samples, outputs = dvalues.shape
-        self.dinputs = np.sign(dvalues - _targets_like(y_true, dvalues)) / outputs / samples
+        self.dinputs = np.sign(dvalues - _check_values(y_true, dvalues)) / outputs / samples
         return self.dinputs
 
 
@@ -181,6 +268,8 @@ class SoftmaxCategoricalCrossentropy:
         return float(self.loss.calculate(self.output, y_true))
 
     def backward(self, dvalues: Array, y_true: Array) -> Array:
+        dvalues = _check_predictions(dvalues, "dvalues")
+        y_true = _check_classes(y_true, dvalues)
         samples = len(dvalues)
         if y_true.ndim == 2:
             y_true = np.argmax(y_true, axis=1)
