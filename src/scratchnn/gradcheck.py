@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from ._typing import Array
+from ._validation import as_float_array, check_real, describe
 from .losses import Loss, SoftmaxCategoricalCrossentropy
 
 
@@ -101,9 +102,19 @@ def gradcheck(
     >>> bool(gradcheck(layer, np.random.default_rng(0).normal(size=(4, 3))))
     True
     """
-    x = np.array(inputs, dtype=np.float64)
+    eps = check_real(eps, "eps", low=0.0, low_inclusive=False)
+    tolerance = check_real(tolerance, "tolerance", low=0.0, low_inclusive=False)
+    x = np.array(as_float_array(inputs, "inputs", np.float64))   # a copy: perturbed in place
     result = GradcheckResult(tolerance=tolerance)
-    if isinstance(obj, (Loss, SoftmaxCategoricalCrossentropy)):
+    is_loss = isinstance(obj, (Loss, SoftmaxCategoricalCrossentropy))
+    if not is_loss and not all(
+        callable(getattr(obj, method, None)) for method in ("forward", "backward", "parameters")
+    ):
+        raise TypeError(
+            "obj must be a layer or activation (forward, backward, parameters) or a loss; "
+            f"got {describe(obj)}"
+        )
+    if is_loss:
         if y_true is None:
             raise ValueError("gradcheck of a loss needs y_true")
         _check_loss(obj, x, np.asarray(y_true), eps, result)

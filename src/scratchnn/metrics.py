@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from ._typing import Array
+from ._validation import check_real
 
 
 class Accuracy:
@@ -23,7 +24,8 @@ class Accuracy:
         raise NotImplementedError
 
     def calculate(self, predictions: Array, y: Array) -> float:
-        comparisons = self.compare(predictions, y)
+        """Mean of :meth:`compare` on this batch, also added to the running totals."""
+        comparisons = self.compare(np.asarray(predictions), np.asarray(y))
         self.accumulated_sum += float(np.sum(comparisons))
         self.accumulated_count += comparisons.size
         return float(np.mean(comparisons))
@@ -58,6 +60,7 @@ class CategoricalAccuracy(Accuracy):
             y = np.argmax(y, axis=1)   # one-hot; a (n, 1) column holds the labels themselves
         if predictions.shape != y.shape and predictions.size == y.size:
             y = y.reshape(predictions.shape)   # (n,) labels against (n, 1) sigmoid predictions
+        _check_same_shape(predictions, y)
         return predictions == y
 
     def get_config(self) -> dict[str, Any]:
@@ -69,6 +72,8 @@ class RegressionAccuracy(Accuracy):
 
     def __init__(self, precision: float | None = None) -> None:
         super().__init__()
+        if precision is not None:
+            precision = check_real(precision, "precision", low=0.0, low_inclusive=False)
         self.precision = precision
         self._fixed = precision is not None
 
@@ -81,7 +86,16 @@ class RegressionAccuracy(Accuracy):
             self.init(y)
         if predictions.shape != y.shape and predictions.size == y.size:
             y = y.reshape(predictions.shape)
+        _check_same_shape(predictions, y)
         return np.absolute(predictions - y) < self.precision
 
     def get_config(self) -> dict[str, Any]:
         return {"precision": self.precision} if self._fixed else {}
+
+
+def _check_same_shape(predictions: Array, y: Array) -> None:
+    if predictions.shape != y.shape:
+        raise ValueError(
+            f"predictions and y must describe the same samples: predictions have shape "
+            f"{predictions.shape} but y (after reading one-hot rows as labels) has {y.shape}"
+        )

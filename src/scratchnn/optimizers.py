@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from ._typing import Array
-from ._validation import check_real
+from ._validation import check_real, describe
 from .layers.base import Layer
 
 
@@ -39,6 +39,11 @@ class Optimizer:
 
     def update_params(self, layer: Layer) -> None:
         """Update every parameter of ``layer`` in place from its gradient."""
+        if not isinstance(layer, Layer):
+            raise TypeError(
+                f"layer must be a scratchnn Layer with parameters (e.g. Dense); got "
+                f"{describe(layer)}"
+            )
         for param, grad, slots in zip(
             layer.parameters(), layer.gradients(), self.get_slots(layer), strict=True
         ):

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from scratchnn._validation import check_float_dtype
+from scratchnn._validation import as_float_array, check_float_dtype
 
 __all__ = ["flatten", "preprocess_images", "scale_images"]
 
@@ -63,7 +63,7 @@ def scale_images(images: np.ndarray, *, dtype: Any = np.float32) -> np.ndarray:
     [-1.0, 0.0, 1.0]
     """
     dtype = check_float_dtype(dtype)
-    array = np.asarray(images, dtype=dtype)
+    array = as_float_array(images, "images", dtype)
     half = dtype.type(_HALF_RANGE)
     return (array - half) / half
 
