@@ -18,7 +18,6 @@ from .callbacks import (
 )
 from .errors import DatasetError, ModelFileError, ScratchnnError, TrainingDivergedError
 from .gradcheck import GradcheckResult, gradcheck
-from .io import load_model
 from .layers import Dense, Dropout, Layer
 from .losses import (
     BinaryCrossentropy,
@@ -29,7 +28,7 @@ from .losses import (
     SoftmaxCategoricalCrossentropy,
 )
 from .metrics import Accuracy, CategoricalAccuracy, RegressionAccuracy
-from .model import Model
+from .model import Model, load_model
 from .optimizers import SGD, Adagrad, Adam, Optimizer, RMSprop
 
 __all__ = [

@@ -42,6 +42,7 @@ from .activations import LeakyReLU, Linear, ReLU, Sigmoid, Softmax, Tanh
 from .callbacks import Callback, History
 from .errors import TrainingDivergedError
 from .layers import Dense, Dropout, Layer
+from .losses import EPSILON as _CLIP
 from .losses import (
     BinaryCrossentropy,
     CategoricalCrossentropy,
@@ -53,7 +54,7 @@ from .losses import (
 from .metrics import Accuracy, CategoricalAccuracy, RegressionAccuracy
 from .optimizers import SGD, Adagrad, Adam, Optimizer, RMSprop
 
-__all__ = ["Model"]
+__all__ = ["Model", "load_model"]
 
 # The classes a model file may name (model files store class names, never code).
 _CLASSES: dict[str, dict[str, type]] = {
@@ -453,6 +454,7 @@ class Model:
         self._steps_per_epoch = steps
         self.stop_training = False
         backup = [param.copy() for layer in self.trainable_layers for param in layer.parameters()]
+        loss_limit = _saturated_loss(self.loss)
         if shuffle:
             X_batch = np.empty((size, X.shape[1]), dtype=X.dtype)
             y_batch = np.empty((size, *y.shape[1:]), dtype=y.dtype)
@@ -483,7 +485,9 @@ class Model:
                             callback.on_batch_begin(step, {})
                         output = self._forward(xb, training=True)
                         data_loss = self._loss_and_backward(output, yb)
-                        if not math.isfinite(data_loss):
+                        if epoch == 0 and step == 0 and data_loss > loss_limit:
+                            loss_limit = math.inf  # saturated from the start: not a divergence
+                        if not math.isfinite(data_loss) or data_loss > loss_limit:
                             self._restore(backup)
                             raise TrainingDivergedError(_diverged_message(
                                 epoch, step, data_loss, self.optimizer
@@ -739,6 +743,17 @@ class Model:
         return f"Model([{layers}], loss={self.loss!r}, optimizer={self.optimizer!r})"
 
 
+def load_model(path: str | os.PathLike[str]) -> Model:
+    """Load a model saved with :meth:`Model.save` (see :func:`scratchnn.io.load_model`).
+
+    Raises :class:`~scratchnn.ModelFileError` (a ValueError) naming the file and the problem
+    for a damaged, foreign or unsafe file; loading never runs code from the file.
+    """
+    from .io import load_model as _load_model  # the file format loads only when used
+
+    return _load_model(path)
+
+
 # -- helpers ---------------------------------------------------------------------------------
 
 
@@ -749,11 +764,29 @@ def _copy_parameters(layers: list[Layer], backup: list[Array]) -> None:
         np.copyto(saved, param)
 
 
+def _saturated_loss(loss: Loss) -> float:
+    """The data loss above which a cross-entropy run counts as diverged (inf for the others).
+
+    Cross-entropies clip probabilities at 1e-7, so a diverging classifier never reaches an
+    infinite loss: its confidently wrong answers pile up at the ceiling -log(1e-7) ~ 16.1
+    (SGD with learning_rate=1e8 on spirals sits near 10 for ever, its ReLUs dead). Half the
+    ceiling means the true class gets a geometric-mean probability under 3e-4, worse than
+    guessing among the 256 classes labels allow.
+    """
+    if isinstance(loss, (CategoricalCrossentropy, BinaryCrossentropy)):
+        return -0.5 * math.log(_CLIP)
+    return math.inf
+
+
 def _diverged_message(epoch: int, step: int, loss: float, optimizer: Any) -> str:
     rate = optimizer.current_learning_rate
+    what = "" if not math.isfinite(loss) else (
+        f" (a cross-entropy above {-0.5 * math.log(_CLIP):.2f}: confidently wrong answers "
+        "at the probability clip)"
+    )
     return (
-        f"training diverged at epoch {epoch}, step {step}: the loss became {loss} "
-        f"(learning rate {rate:g}). The parameters of the last step with a finite loss were "
+        f"training diverged at epoch {epoch}, step {step}: the loss became {loss}{what} "
+        f"(learning rate {rate:g}). The parameters of the last step with a healthy loss were "
         "kept. Try a lower learning_rate (e.g. 10x smaller), more decay, or inputs scaled "
         "to about [-1, 1]."
     )
