@@ -81,7 +81,7 @@ def check_float_dtype(dtype: Any, name: str = "dtype") -> np.dtype:
 def as_float_array(value: Any, name: str, dtype: Any = np.float32) -> Array:
     """Convert ``value`` to a float array, refusing strings, objects and non-numbers clearly."""
     if isinstance(value, np.ndarray) and value.dtype.kind in "fiub":
-        return value.astype(dtype, copy=False)
+        return cast_float(value, name, dtype)
     try:
         array = np.asarray(value)
     except (ValueError, TypeError) as error:
@@ -92,7 +92,20 @@ def as_float_array(value: Any, name: str, dtype: Any = np.float32) -> Array:
     if array.dtype.kind not in "fiub":
         raise TypeError(f"{name} must hold numbers (float or int); got dtype {array.dtype}"
                         + _DTYPE_HINTS.get(array.dtype.kind, ""))
-    return array.astype(dtype, copy=False)
+    return cast_float(array, name, dtype)
+
+
+def cast_float(array: Array, name: str, dtype: Any) -> Array:
+    """``array`` as ``dtype``; values too large for it are an error, not a silent inf."""
+    try:
+        with np.errstate(over="raise"):
+            return array.astype(dtype, copy=False)
+    except FloatingPointError:
+        limit = float(np.finfo(dtype).max)
+        raise ValueError(
+            f"{name} holds values too large for {np.dtype(dtype).name} (beyond +-{limit:.3g}); "
+            "scale the data (e.g. to about [-1, 1]) or compute in float64"
+        ) from None
 
 
 _DTYPE_HINTS = {

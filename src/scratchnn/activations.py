@@ -121,9 +121,10 @@ class Softmax(Layer):
                    if inputs.ndim == 1 else "")
             )
         self.inputs = inputs
-        # Underflow of far-below-max logits to 0 is intended; a row holding +inf gives
-        # inf - inf = NaN, left for the Model's divergence check rather than a warning.
-        with np.errstate(under="ignore", invalid="ignore"):
+        # Underflow of far-below-max logits to 0 is intended; x - max overflowing to -inf
+        # (exp gives 0) too. A row holding +inf gives inf - inf = NaN, left for the Model's
+        # divergence check rather than a warning.
+        with np.errstate(under="ignore", over="ignore", invalid="ignore"):
             exp_values = np.exp(self.inputs - self.inputs.max(axis=1, keepdims=True))
             self.output = exp_values / exp_values.sum(axis=1, keepdims=True)
         return self.output

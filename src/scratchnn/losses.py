@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from ._typing import Array
-from ._validation import as_float_array, as_float_input
+from ._validation import as_float_array, as_float_input, cast_float
 from .activations import Softmax
 from .layers.base import Layer
 
@@ -82,7 +82,7 @@ def _targets_like(y_true: Array, y_pred: Array) -> Array:
     """
     y_true = np.asarray(y_true)
     if y_pred.dtype.kind == "f" and y_true.dtype != y_pred.dtype:
-        return y_true.astype(y_pred.dtype)
+        return cast_float(y_true, "y_true", y_pred.dtype)
     return y_true
 
 
@@ -182,6 +182,9 @@ class CategoricalCrossentropy(Loss):
             correct = clipped[np.arange(len(clipped)), y_true]
         else:
             correct = np.sum(clipped * _targets_like(y_true, clipped), axis=1)
+            # A valid one-hot row gives correct >= EPSILON already; a row of zeros (or
+            # negative targets) would give log(0) or log(<0), so it is floored too.
+            np.maximum(correct, EPSILON, out=correct)
         return -np.log(correct)
 
     def backward(self, dvalues: Array, y_true: Array) -> Array:
