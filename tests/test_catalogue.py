@@ -47,6 +47,11 @@ def _fit(X: Any = None, y: Any = None, **kwargs: Any) -> Any:
     return _model().fit(X0 if X is None else X, y0 if y is None else y, **options)
 
 
+def _regressor() -> snn.Model:
+    layers = [snn.Dense(2, 1, rng=0), snn.Linear()]
+    return snn.Model(layers, loss=snn.MeanSquaredError(), optimizer=snn.SGD(0.01), seed=0)
+
+
 def _with_nan(X: np.ndarray) -> np.ndarray:
     X = X.copy()
     X[3, 1] = np.nan
@@ -360,6 +365,22 @@ CATALOGUE: list[Any] = [
     pytest.param(lambda: _fit(y=_data()[1] + 0.5), ValueError,
                  r"y class labels must be integers.*fractions", id="fit float labels"),
     pytest.param(lambda: _fit(y=3), TypeError, r"y must be.*array.*3", id="fit y scalar"),
+    pytest.param(lambda: _fit(y=np.full(3 * N, 1e300)), ValueError,
+                 r"y class labels must be in 0\.\.2", id="fit labels 1e300"),
+    pytest.param(lambda: _regressor().fit(_data()[0], np.full(3 * N, 1e300), verbose=0),
+                 ValueError, r"y holds values too large for float32", id="fit targets 1e300"),
+    pytest.param(lambda: _fit(X=np.full((3 * N, 2), 1e300)), ValueError,
+                 r"X holds values too large for float32.*scale", id="fit X 1e300"),
+    pytest.param(lambda: _fit(shuffle="no"), TypeError, r"shuffle must be True or False.*'no'",
+                 id="fit shuffle='no'"),
+    pytest.param(lambda: _fit(epochs=2.0), TypeError, r"epochs.*integer.*2\.0",
+                 id="fit epochs=2.0"),
+    pytest.param(lambda: _model(optimizer=snn.SGD(1e30)).fit(*_data(), epochs=5, verbose=0),
+                 snn.TrainingDivergedError, r"training diverged.*learning rate 1e\+30",
+                 id="fit diverges"),
+    pytest.param(lambda: _fit(epochs=2, callbacks=[snn.EarlyStopping(monitor="val_loss")]),
+                 ValueError, r"EarlyStopping monitors 'val_loss'.*validation_data",
+                 id="EarlyStopping without validation"),
     # Model.fit: options
     pytest.param(lambda: _fit(batch_size=0), ValueError, r"batch_size.*positive.*got 0",
                  id="fit batch_size=0"),
