@@ -803,13 +803,25 @@ def _check_callbacks(callbacks: Iterable[Callback] | None) -> list[Callback]:
         return []
     if isinstance(callbacks, Callback):
         return [callbacks]
+    if isinstance(callbacks, type) or not isinstance(callbacks, Iterable):
+        raise TypeError(
+            f"callbacks must be a list of scratchnn.Callback instances; got "
+            f"{describe(callbacks)}{_instance_hint(callbacks)}"
+        )
     result = list(callbacks)
     for callback in result:
         if not isinstance(callback, Callback):
             raise TypeError(
                 f"callbacks must be scratchnn.Callback instances; got {describe(callback)}"
+                f"{_instance_hint(callback)}"
             )
     return result
+
+
+def _instance_hint(value: Any) -> str:
+    if isinstance(value, type) and issubclass(value, Callback):
+        return f"; did you mean {value.__name__}() (an instance, not the class)?"
+    return ""
 
 
 def _unpack_validation(validation_data: Any) -> tuple[Any, Any]:
