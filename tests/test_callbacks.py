@@ -1,0 +1,280 @@
+"""Acceptance tests of callbacks: hook order, EarlyStopping, LearningRateScheduler, CSVLogger."""
+
+from __future__ import annotations
+
+import csv
+
+import numpy as np
+import pytest
+
+import scratchnn as snn
+from scratchnn.datasets import spiral_data
+
+
+def spiral_model(learning_rate: float = 0.02, seed: int = 0) -> snn.Model:
+    return snn.Model(
+        [snn.Dense(2, 64, rng=0), snn.ReLU(), snn.Dense(64, 3, rng=1), snn.Softmax()],
+        loss=snn.CategoricalCrossentropy(),
+        optimizer=snn.Adam(learning_rate=learning_rate),
+        seed=seed,
+    )
+
+
+@pytest.fixture
+def data():
+    X, y = spiral_data(samples=100, classes=3, rng=0)
+    X_val, y_val = spiral_data(samples=50, classes=3, rng=1)
+    return X, y, X_val, y_val
+
+
+class Recorder(snn.Callback):
+    """Writes down every hook call, in order."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple] = []
+
+    def on_train_begin(self, logs=None):
+        self.calls.append(("train_begin",))
+
+    def on_train_end(self, logs=None):
+        self.calls.append(("train_end",))
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.calls.append(("epoch_begin", epoch))
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.calls.append(("epoch_end", epoch))
+
+    def on_batch_begin(self, batch, logs=None):
+        self.calls.append(("batch_begin", batch))
+
+    def on_batch_end(self, batch, logs=None):
+        self.calls.append(("batch_end", batch))
+
+
+class Snapshots(snn.Callback):
+    """The parameters at the end of every epoch."""
+
+    def __init__(self) -> None:
+        self.parameters: dict[int, list[list[np.ndarray]]] = {}
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.parameters[epoch] = self.model.get_parameters()
+
+
+def parameters_equal(a, b) -> bool:
+    return all(np.array_equal(x, y) for la, lb in zip(a, b, strict=True)
+               for x, y in zip(la, lb, strict=True))
+
+
+def test_hooks_run_in_order_with_the_right_counts(data):
+    X, y, _, _ = data
+    recorder = Recorder()
+    spiral_model().fit(X[:50], y[:50], epochs=2, batch_size=20, verbose=0,
+                       callbacks=[recorder])
+    epoch = [("batch_begin", 0), ("batch_end", 0), ("batch_begin", 1), ("batch_end", 1),
+             ("batch_begin", 2), ("batch_end", 2)]  # ceil(50 / 20) = 3 steps
+    assert recorder.calls == [
+        ("train_begin",),
+        ("epoch_begin", 0), *epoch, ("epoch_end", 0),
+        ("epoch_begin", 1), *epoch, ("epoch_end", 1),
+        ("train_end",),
+    ]
+
+
+def test_hooks_get_the_model_and_the_logs(data):
+    X, y, X_val, y_val = data
+
+    class Logs(snn.Callback):
+        def on_batch_end(self, batch, logs=None):
+            self.batch_logs = logs
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.epoch_logs = logs
+
+    logs = Logs()
+    model = spiral_model()
+    model.fit(X, y, batch_size=64, verbose=0, validation_data=(X_val, y_val), callbacks=[logs])
+    assert logs.model is model
+    assert set(logs.batch_logs) == {"loss", "data_loss", "regularization_loss", "accuracy",
+                                    "learning_rate"}
+    assert set(logs.epoch_logs) == set(logs.batch_logs) | {"val_loss", "val_accuracy"}
+
+
+def test_train_end_runs_even_when_training_diverges(data):
+    X, y, _, _ = data
+    recorder = Recorder()
+    model = spiral_model()
+    model.set(optimizer=snn.SGD(learning_rate=1e8))
+    with pytest.raises(snn.TrainingDivergedError):
+        model.fit(X, y, epochs=5, verbose=0, callbacks=[recorder])
+    assert recorder.calls[-1] == ("train_end",)
+
+
+def test_stop_training_ends_after_the_current_epoch(data):
+    X, y, _, _ = data
+
+    class StopAtTwo(snn.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == 1:
+                self.model.stop_training = True
+
+    history = spiral_model().fit(X, y, epochs=10, verbose=0, callbacks=[StopAtTwo()])
+    assert history.epoch == [0, 1]
+
+
+# -- EarlyStopping ---------------------------------------------------------------------------
+
+
+def test_early_stopping_stops_and_restores_the_best_weights(data):
+    X, y, X_val, y_val = data
+    # Adam at 0.02 improves val_loss for 8 epochs; then a learning rate of 0.5 knocks the
+    # model off its minimum and val_loss gets worse.
+    scheduler = snn.LearningRateScheduler(lambda epoch: 0.02 if epoch < 8 else 0.5)
+    stopper = snn.EarlyStopping("val_loss", patience=2, restore_best_weights=True)
+    snapshots = Snapshots()
+    model = spiral_model()
+    history = model.fit(X, y, epochs=30, batch_size=32, verbose=0,
+                        validation_data=(X_val, y_val),
+                        callbacks=[scheduler, stopper, snapshots])
+    val_loss = history.history["val_loss"]
+    best = int(np.argmin(val_loss))
+    assert best == stopper.best_epoch and val_loss[best] == stopper.best
+    assert 8 <= len(val_loss) < 30  # it stopped early, after the jump
+    assert all(loss >= val_loss[best] for loss in val_loss[best + 1:])  # it got worse
+    assert stopper.stopped_epoch == best + 2 + 1  # patience 2: the third worse epoch stops
+    assert history.epoch == list(range(stopper.stopped_epoch + 1))
+    # The final parameters are those recorded at the best epoch, not those of the last one.
+    assert parameters_equal(model.get_parameters(), snapshots.parameters[best])
+    assert not parameters_equal(model.get_parameters(), snapshots.parameters[history.epoch[-1]])
+    assert model.evaluate(X_val, y_val, verbose=0)["loss"] == pytest.approx(val_loss[best])
+
+
+def test_early_stopping_without_restore_keeps_the_last_weights(data):
+    X, y, X_val, y_val = data
+    scheduler = snn.LearningRateScheduler(lambda epoch: 0.02 if epoch < 8 else 0.5)
+    stopper = snn.EarlyStopping(patience=2)
+    snapshots = Snapshots()
+    model = spiral_model()
+    history = model.fit(X, y, epochs=30, batch_size=32, verbose=0,
+                        validation_data=(X_val, y_val),
+                        callbacks=[scheduler, stopper, snapshots])
+    assert stopper.stopped_epoch == history.epoch[-1] < 29
+    assert parameters_equal(model.get_parameters(), snapshots.parameters[history.epoch[-1]])
+
+
+def test_early_stopping_on_accuracy_uses_max_mode(data):
+    X, y, _, _ = data
+    stopper = snn.EarlyStopping("accuracy", patience=1)
+    assert stopper.mode == "max"
+    history = spiral_model(learning_rate=1e-6).fit(X, y, epochs=20, verbose=0,
+                                                   callbacks=[stopper])
+    accuracy = history.history["accuracy"]
+    assert stopper.stopped_epoch == len(accuracy) - 1
+    assert max(accuracy[-2:]) <= stopper.best  # two epochs without a higher accuracy
+
+
+def test_early_stopping_names_a_metric_that_is_not_logged(data):
+    X, y, _, _ = data
+    with pytest.raises(ValueError, match=r"monitors 'val_loss'.*available: .*loss.*validation_"):
+        spiral_model().fit(X, y, verbose=0, callbacks=[snn.EarlyStopping("val_loss")])
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"monitor": 3}, TypeError, r"monitor must be a metric name \(str\); got 3"),
+        ({"patience": -1}, ValueError, r"patience must be a non-negative integer; got -1"),
+        ({"patience": 1.5}, TypeError, r"patience must be a non-negative integer; got 1\.5"),
+        ({"min_delta": "x"}, TypeError, r"min_delta must be a real number"),
+        ({"mode": "lowest"}, ValueError, r"mode must be 'auto', 'min' or 'max'; got 'lowest'"),
+    ],
+)
+def test_early_stopping_checks_its_arguments(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        snn.EarlyStopping(**kwargs)
+
+
+# -- LearningRateScheduler -------------------------------------------------------------------
+
+
+def test_learning_rate_scheduler_sets_the_rate_each_epoch(data):
+    X, y, _, _ = data
+    model = spiral_model()
+
+    class Rates(snn.Callback):
+        def __init__(self):
+            self.rates = []
+
+        def on_batch_begin(self, batch, logs=None):
+            self.rates.append(self.model.optimizer.current_learning_rate)
+
+    rates = Rates()
+    halve = snn.LearningRateScheduler(lambda epoch, lr: lr / 2 if epoch else lr)
+    history = model.fit(X, y, epochs=4, batch_size=150, verbose=0, callbacks=[halve, rates])
+    expected = [0.02, 0.01, 0.005, 0.0025]
+    assert history.history["learning_rate"] == pytest.approx(expected)
+    assert rates.rates == pytest.approx([rate for rate in expected for _ in range(2)])
+    assert model.optimizer.learning_rate == pytest.approx(0.0025)
+
+
+def test_learning_rate_scheduler_keeps_the_decay_on_top(data):
+    X, y, _, _ = data
+    model = spiral_model()
+    model.set(optimizer=snn.SGD(learning_rate=1.0, decay=0.5))
+    schedule = snn.LearningRateScheduler(lambda epoch: 0.1 * (epoch + 1))
+    history = model.fit(X, y, epochs=3, verbose=0, callbacks=[schedule])
+    # One step per epoch: the step of epoch e runs at (0.1 (e + 1)) / (1 + 0.5 e).
+    assert history.history["learning_rate"] == pytest.approx([0.1, 0.2 / 1.5, 0.3 / 2.0])
+
+
+def test_learning_rate_scheduler_checks_what_it_gets(data):
+    X, y, _, _ = data
+    with pytest.raises(TypeError, match=r"schedule must be callable; got 0\.1"):
+        snn.LearningRateScheduler(0.1)
+    bad = snn.LearningRateScheduler(lambda epoch: -1.0)
+    with pytest.raises(ValueError, match=r"learning rate returned by schedule must be in"):
+        spiral_model().fit(X, y, verbose=0, callbacks=[bad])
+
+
+# -- CSVLogger -------------------------------------------------------------------------------
+
+
+def test_csv_logger_writes_a_header_and_one_row_per_epoch(data, tmp_path):
+    X, y, X_val, y_val = data
+    path = tmp_path / "log.csv"
+    history = spiral_model().fit(X, y, epochs=3, batch_size=64, verbose=0,
+                                 validation_data=(X_val, y_val),
+                                 callbacks=[snn.CSVLogger(path)])
+    with open(path, newline="") as file:
+        rows = list(csv.reader(file))
+    header, body = rows[0], rows[1:]
+    assert header == ["epoch", *sorted(history.history)]
+    assert len(body) == 3
+    for epoch, row in enumerate(body):
+        assert int(row[0]) == epoch
+        for key, text in zip(header[1:], row[1:], strict=True):
+            assert float(text) == history.history[key][epoch]  # written exactly (repr)
+
+
+def test_csv_logger_appends_without_a_second_header(data, tmp_path):
+    X, y, _, _ = data
+    path = tmp_path / "log.csv"
+    model = spiral_model()
+    model.fit(X, y, epochs=2, verbose=0, callbacks=[snn.CSVLogger(path)])
+    model.fit(X, y, epochs=1, verbose=0, callbacks=[snn.CSVLogger(path, append=True)])
+    with open(path, newline="") as file:
+        rows = list(csv.reader(file))
+    assert rows[0][0] == "epoch" and len(rows) == 4
+    assert [row[0] for row in rows[1:]] == ["0", "1", "0"]
+
+
+def test_csv_logger_overwrites_by_default_and_uses_the_separator(data, tmp_path):
+    X, y, _, _ = data
+    path = tmp_path / "log.tsv"
+    path.write_text("old contents\n")
+    spiral_model().fit(X, y, epochs=1, verbose=0,
+                       callbacks=[snn.CSVLogger(path, separator="\t")])
+    lines = path.read_text().splitlines()
+    assert len(lines) == 2 and lines[0].startswith("epoch\t")
+    assert "old contents" not in lines

@@ -1,0 +1,552 @@
+"""Acceptance tests of the Model: building, fit/evaluate/predict, progress, divergence, checks."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import scratchnn as snn
+from scratchnn.datasets import spiral_data
+
+
+def spiral_model(*, seed: int = 0, dtype=np.float32, optimizer=None, **fit_free) -> snn.Model:
+    """The book's spiral classifier, small: Dense(2, 16), ReLU, Dense(16, 3), Softmax."""
+    return snn.Model(
+        [
+            snn.Dense(2, 16, rng=0, dtype=dtype),
+            snn.ReLU(),
+            snn.Dense(16, 3, rng=1, dtype=dtype),
+            snn.Softmax(),
+        ],
+        loss=snn.CategoricalCrossentropy(),
+        optimizer=optimizer or snn.Adam(learning_rate=0.02),
+        seed=seed,
+    )
+
+
+@pytest.fixture
+def spiral():
+    return spiral_data(samples=40, classes=3, rng=0)
+
+
+def parameters_equal(a: list[list[np.ndarray]], b: list[list[np.ndarray]]) -> bool:
+    return all(np.array_equal(x, y) for la, lb in zip(a, b, strict=True)
+               for x, y in zip(la, lb, strict=True))
+
+
+class BatchRecorder(snn.Callback):
+    """Records the samples of every training step, read from the first layer's inputs."""
+
+    def __init__(self) -> None:
+        self.batches: list[tuple[int, int, np.ndarray]] = []
+        self.epoch = -1
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_batch_end(self, batch, logs=None):
+        self.batches.append((self.epoch, batch, self.model.layers[0].inputs.copy()))
+
+
+# -- building ------------------------------------------------------------------------------
+
+
+def test_constructor_add_set_and_layers():
+    layers = [snn.Dense(2, 8, rng=0), snn.ReLU(), snn.Dense(8, 3, rng=1), snn.Softmax()]
+    loss, optimizer = snn.CategoricalCrossentropy(), snn.SGD()
+    accuracy = snn.CategoricalAccuracy()
+    model = snn.Model(layers[:2], loss=loss, optimizer=optimizer, accuracy=accuracy, seed=3)
+    model.add(layers[2])
+    model.add(layers[3])
+    assert model.layers == layers
+    assert (model.loss, model.optimizer, model.accuracy, model.seed) == (
+        loss, optimizer, accuracy, 3
+    )
+    adam = snn.Adam()
+    model.set(optimizer=adam)  # None keeps the others
+    assert model.optimizer is adam and model.loss is loss and model.accuracy is accuracy
+
+
+def test_finalize_is_optional(spiral):
+    X, y = spiral
+    explicit, implicit = spiral_model(), spiral_model()
+    explicit.finalize()
+    explicit.fit(X, y, epochs=3, batch_size=16, verbose=0)
+    implicit.fit(X, y, epochs=3, batch_size=16, verbose=0)  # finalize() happens here
+    assert parameters_equal(explicit.get_parameters(), implicit.get_parameters())
+    assert np.array_equal(spiral_model().predict(X), spiral_model().predict(X))
+
+
+def test_default_accuracy_follows_the_loss():
+    binary = snn.Model([snn.Dense(2, 1), snn.Sigmoid()], loss=snn.BinaryCrossentropy())
+    regression = snn.Model([snn.Dense(1, 1), snn.Linear()], loss=snn.MeanSquaredError())
+    binary.finalize()
+    regression.finalize()
+    assert isinstance(binary.accuracy, snn.CategoricalAccuracy) and binary.accuracy.binary
+    assert isinstance(regression.accuracy, snn.RegressionAccuracy)
+
+
+def test_layers_that_do_not_connect_name_both_sizes(spiral):
+    model = snn.Model(
+        [snn.Dense(2, 64), snn.ReLU(), snn.Dense(32, 3), snn.Softmax()],
+        loss=snn.CategoricalCrossentropy(), optimizer=snn.Adam(),
+    )
+    message = r"Dense\(2, 64\) outputs 64 features but the next Dense .*expects 32"
+    with pytest.raises(ValueError, match=message):
+        model.finalize()
+    with pytest.raises(ValueError, match=message):  # the implicit finalize on first use
+        model.fit(*spiral, verbose=0)
+
+
+def test_fused_softmax_cross_entropy_equals_the_unfused_chain(spiral):
+    X, y = spiral
+    fused = spiral_model(dtype=np.float64, optimizer=snn.SGD(learning_rate=0.5))
+    chain = spiral_model(dtype=np.float64, optimizer=snn.SGD(learning_rate=0.5))
+    fused.finalize()
+    chain.finalize()
+    assert fused._fused
+    chain._fused = False  # Softmax.backward(CategoricalCrossentropy.backward(...))
+    for model in (fused, chain):
+        model.fit(X, y, epochs=5, batch_size=40, shuffle=False, verbose=0)
+    start = spiral_model(dtype=np.float64).get_parameters()
+    for layer_f, layer_c, layer_0 in zip(
+        fused.get_parameters(), chain.get_parameters(), start, strict=True
+    ):
+        for param_f, param_c, param_0 in zip(layer_f, layer_c, layer_0, strict=True):
+            assert not np.allclose(param_f, param_0)  # both really trained
+            np.testing.assert_allclose(param_f, param_c, rtol=1e-9, atol=1e-12)
+
+
+# -- fit -------------------------------------------------------------------------------------
+
+
+def test_fit_returns_history_with_every_metric_per_epoch(spiral):
+    X, y = spiral
+    X_val, y_val = spiral_data(samples=10, classes=3, rng=1)
+    model = spiral_model()
+    history = model.fit(X, y, epochs=4, batch_size=32, validation_data=(X_val, y_val),
+                        verbose=0)
+    assert isinstance(history, snn.History) and model.history is history
+    assert history.epoch == [0, 1, 2, 3]
+    keys = {"loss", "data_loss", "regularization_loss", "accuracy", "learning_rate",
+            "val_loss", "val_accuracy"}
+    assert set(history.history) == keys
+    for values in history.history.values():
+        assert len(values) == 4 and all(math.isfinite(v) for v in values)
+    logs = {key: values[-1] for key, values in history.history.items()}
+    assert logs["loss"] == pytest.approx(logs["data_loss"] + logs["regularization_loss"])
+    assert logs["learning_rate"] == pytest.approx(0.02)
+    # The validation numbers are those evaluate() gives with the final parameters.
+    evaluated = model.evaluate(X_val, y_val, verbose=0)
+    assert logs["val_loss"] == pytest.approx(evaluated["loss"])
+    assert logs["val_accuracy"] == pytest.approx(evaluated["accuracy"])
+    # Without validation there are no val_* entries.
+    assert "val_loss" not in spiral_model().fit(X, y, verbose=0).history
+
+
+def test_validation_split_holds_out_the_last_samples(spiral):
+    X, y = spiral
+    recorder = BatchRecorder()
+    history = spiral_model().fit(X, y, validation_split=0.25, batch_size=200, verbose=0,
+                                 callbacks=[recorder])
+    seen = recorder.batches[0][2]
+    assert len(seen) == 90  # 120 samples, the last 30 held out
+    assert {tuple(row) for row in seen} == {tuple(row) for row in X[:90]}
+    assert "val_loss" in history.history
+
+
+def test_regularization_loss_is_logged():
+    X, y = spiral_data(samples=20, classes=3, rng=0)
+    model = snn.Model(
+        [snn.Dense(2, 8, weight_regularizer_l2=0.1, rng=0), snn.ReLU(), snn.Dense(8, 3, rng=1),
+         snn.Softmax()],
+        loss=snn.CategoricalCrossentropy(), optimizer=snn.Adam(), seed=0,
+    )
+    history = model.fit(X, y, verbose=0)
+    weights = model.layers[0].weights
+    assert history.history["regularization_loss"][0] == pytest.approx(
+        0.1 * float(np.sum(weights.astype(np.float64) ** 2)), rel=1e-5
+    )
+
+
+def test_313_steps_per_epoch_for_10000_samples_at_batch_size_32():
+    X = np.random.default_rng(0).standard_normal((10_000, 2)).astype(np.float32)
+    y = np.arange(10_000) % 3
+    model = spiral_model()
+
+    class Sizes(snn.Callback):
+        def __init__(self):
+            self.sizes: dict[int, list[int]] = {}
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.sizes[epoch] = []
+
+        def on_batch_end(self, batch, logs=None):
+            assert batch == len(self.sizes[max(self.sizes)])  # steps counted from 0
+            self.sizes[max(self.sizes)].append(len(self.model.layers[0].inputs))
+
+    sizes = Sizes()
+    model.fit(X, y, epochs=2, batch_size=32, verbose=0, callbacks=[sizes])
+    for epoch in (0, 1):
+        assert len(sizes.sizes[epoch]) == 313  # ceil(10000 / 32)
+        assert sizes.sizes[epoch][:312] == [32] * 312
+        assert sizes.sizes[epoch][-1] == 16  # the last partial batch is trained on too
+
+
+def test_batch_size_none_is_one_full_batch_step(spiral):
+    X, y = spiral
+    recorder = BatchRecorder()
+    spiral_model().fit(X, y, epochs=2, verbose=0, callbacks=[recorder])
+    assert [(epoch, step, len(b)) for epoch, step, b in recorder.batches] == [
+        (0, 0, len(X)), (1, 0, len(X))
+    ]
+
+
+def test_batch_size_larger_than_the_data_is_one_step(spiral):
+    X, y = spiral
+    recorder = BatchRecorder()
+    spiral_model().fit(X, y, batch_size=1000, verbose=0, callbacks=[recorder])
+    assert len(recorder.batches) == 1 and len(recorder.batches[0][2]) == len(X)
+
+
+def test_shuffling_visits_every_sample_once_per_epoch_in_a_new_order():
+    # Row i is (i, -i) / 100, so every batch row tells which sample it is (spiral data has
+    # repeated rows at the centre).
+    n = 100
+    X = (np.column_stack([np.arange(n), -np.arange(n)]) / n).astype(np.float32)
+    y = np.arange(n) % 3
+    recorder = BatchRecorder()
+    spiral_model().fit(X, y, epochs=3, batch_size=16, verbose=0, callbacks=[recorder])
+    orders = []
+    for epoch in range(3):
+        seen = np.concatenate([b for e, _, b in recorder.batches if e == epoch])
+        assert seen.shape == X.shape
+        order = [int(i) for i in np.rint(seen[:, 0] * n)]
+        np.testing.assert_array_equal(seen, X[order])
+        assert sorted(order) == list(range(n))  # every sample exactly once
+        orders.append(order)
+    assert orders[0] != list(range(n))
+    assert orders[0] != orders[1] != orders[2] != orders[0]
+
+
+def test_no_shuffle_keeps_the_order(spiral):
+    X, y = spiral
+    recorder = BatchRecorder()
+    spiral_model().fit(X, y, epochs=2, batch_size=50, shuffle=False, verbose=0,
+                       callbacks=[recorder])
+    for epoch in (0, 1):
+        seen = np.concatenate([b for e, _, b in recorder.batches if e == epoch])
+        np.testing.assert_array_equal(seen, X)
+
+
+def test_same_seed_same_parameters_different_seed_different(spiral):
+    X, y = spiral
+    runs = {}
+    for name, seed in (("a", 7), ("b", 7), ("c", 8)):
+        model = spiral_model(seed=seed)  # same initial weights (rng=0, 1) in all three
+        model.fit(X, y, epochs=3, batch_size=16, verbose=0)
+        runs[name] = model.get_parameters()
+    assert parameters_equal(runs["a"], runs["b"])
+    assert not parameters_equal(runs["a"], runs["c"])
+
+
+def test_epochs_zero_trains_nothing(spiral):
+    X, y = spiral
+    model = spiral_model()
+    before = model.get_parameters()
+    history = model.fit(X, y, epochs=0, verbose=0)
+    assert history.epoch == [] and parameters_equal(before, model.get_parameters())
+
+
+def test_one_hot_labels_train_like_integer_labels(spiral):
+    X, y = spiral
+    a, b = spiral_model(), spiral_model()
+    a.fit(X, y, epochs=2, batch_size=16, verbose=0)
+    b.fit(X, np.eye(3)[y], epochs=2, batch_size=16, verbose=0)
+    assert parameters_equal(a.get_parameters(), b.get_parameters())
+
+
+# -- progress --------------------------------------------------------------------------------
+
+
+def test_verbose_1_shows_a_progress_bar_on_stderr(spiral, capfd):
+    spiral_model().fit(*spiral, epochs=2, batch_size=16, verbose=1)
+    out, err = capfd.readouterr()
+    assert "Epoch 1/2" in err and "Epoch 2/2" in err
+    assert "loss" in err and "accuracy" in err
+    assert out == ""
+
+
+def test_verbose_0_prints_nothing_at_all(spiral, capfd):
+    X, y = spiral
+    model = spiral_model()
+    model.fit(X, y, epochs=2, batch_size=16, verbose=0, validation_data=(X, y))
+    model.evaluate(X, y, verbose=0)
+    model.predict(X)
+    assert capfd.readouterr() == ("", "")
+
+
+def test_verbose_2_prints_one_line_per_epoch_on_stdout(spiral, capfd):
+    X, y = spiral
+    spiral_model().fit(X, y, epochs=3, batch_size=16, verbose=2, validation_data=(X, y))
+    out, err = capfd.readouterr()
+    lines = out.splitlines()
+    assert len(lines) == 3
+    for number, line in enumerate(lines, start=1):
+        assert line.startswith(f"Epoch {number}/3")
+        assert "loss: " in line and "val_loss: " in line and "val_accuracy: " in line
+    assert err == ""
+
+
+def test_evaluate_verbose_1_prints_loss_and_accuracy(spiral, capsys):
+    result = spiral_model().evaluate(*spiral)
+    out = capsys.readouterr().out
+    assert f"{result['loss']:.4f}" in out and f"{result['accuracy']:.4f}" in out
+
+
+# -- evaluate and predict --------------------------------------------------------------------
+
+
+def test_evaluate_returns_mean_loss_and_accuracy(spiral):
+    X, y = spiral
+    model = spiral_model()
+    model.fit(X, y, epochs=5, batch_size=16, verbose=0)
+    probabilities = model.predict(X).astype(np.float64)
+    expected_loss = -np.mean(np.log(np.clip(probabilities[np.arange(len(y)), y], 1e-7, 1)))
+    expected_accuracy = np.mean(probabilities.argmax(axis=1) == y)
+    for batch_size in (None, 7):
+        result = model.evaluate(X, y, batch_size=batch_size, verbose=0)
+        assert set(result) == {"loss", "accuracy"}
+        assert result["loss"] == pytest.approx(expected_loss, rel=1e-5)
+        assert result["accuracy"] == pytest.approx(expected_accuracy)
+
+
+def test_predict_in_batches_equals_one_batch(spiral):
+    X, y = spiral
+    model = spiral_model()
+    model.fit(X, y, epochs=2, verbose=0)
+    whole = model.predict(X)
+    assert whole.shape == (len(X), 3) and whole.dtype == np.float32
+    for batch_size in (1, 7, 32, len(X), 10 * len(X)):
+        np.testing.assert_allclose(model.predict(X, batch_size=batch_size), whole,
+                                   rtol=1e-6, atol=1e-7)
+    np.testing.assert_array_equal(model.predict_classes(X), whole.argmax(axis=1))
+
+
+def test_dropout_is_off_in_predict_and_evaluate(spiral):
+    X, y = spiral
+    with_dropout = snn.Model(
+        [snn.Dense(2, 16, rng=0), snn.ReLU(), snn.Dropout(0.5), snn.Dense(16, 3, rng=1),
+         snn.Softmax()],
+        loss=snn.CategoricalCrossentropy(), optimizer=snn.Adam(), seed=0,
+    )
+    with_dropout.fit(X, y, epochs=2, batch_size=16, verbose=0)  # dropout on while training
+    without = spiral_model()
+    without.set_parameters(with_dropout.get_parameters())
+    np.testing.assert_array_equal(with_dropout.predict(X), without.predict(X))
+    np.testing.assert_array_equal(with_dropout.predict(X), with_dropout.predict(X))
+    assert with_dropout.evaluate(X, y, verbose=0) == without.evaluate(X, y, verbose=0)
+
+
+# -- divergence ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("batch_size", [None, 32])
+def test_a_huge_learning_rate_raises_training_diverged(batch_size):
+    X, y = spiral_data(samples=100, classes=3, rng=0)
+    model = snn.Model(
+        [snn.Dense(2, 64, rng=0), snn.ReLU(), snn.Dense(64, 3, rng=1), snn.Softmax()],
+        loss=snn.CategoricalCrossentropy(), optimizer=snn.SGD(learning_rate=1e8), seed=0,
+    )
+    # pytest turns warnings into errors, so a NumPy overflow warning would fail here too.
+    with pytest.raises(snn.TrainingDivergedError) as caught:
+        model.fit(X, y, epochs=20, batch_size=batch_size, verbose=0)
+    message = str(caught.value)
+    assert "epoch" in message and "step" in message
+    assert "lower learning_rate" in message
+    for layer in model.get_parameters():
+        for param in layer:
+            assert np.isfinite(param).all()
+    assert isinstance(caught.value, FloatingPointError)  # catchable as NumPy's error
+
+
+def test_a_regression_that_overflows_raises_training_diverged():
+    X = np.linspace(-1, 1, 64, dtype=np.float32).reshape(-1, 1)
+    y = 3 * X
+    model = snn.Model([snn.Dense(1, 8, rng=0), snn.ReLU(), snn.Dense(8, 1, rng=1), snn.Linear()],
+                      loss=snn.MeanSquaredError(), optimizer=snn.SGD(learning_rate=1e8), seed=0)
+    with pytest.raises(snn.TrainingDivergedError, match=r"epoch \d+, step \d+"):
+        model.fit(X, y, epochs=50, verbose=0)
+    assert all(np.isfinite(p).all() for layer in model.get_parameters() for p in layer)
+
+
+def test_a_sane_learning_rate_does_not_trip_the_guard():
+    X, y = spiral_data(samples=100, classes=3, rng=0)
+    history = spiral_model(optimizer=snn.Adam(learning_rate=0.05)).fit(
+        X, y, epochs=30, batch_size=32, verbose=0
+    )
+    assert len(history.epoch) == 30
+
+
+# -- checking what users pass ----------------------------------------------------------------
+
+X_OK, Y_OK = spiral_data(samples=4, classes=3, rng=0)  # 12 samples, labels 0..2
+
+
+def _with_nan():
+    X = X_OK.copy()
+    X[3, 1] = np.nan
+    return X
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"X": X_OK[:, 0]}, ValueError, r"X must be shaped \(n_samples, 2\).*got \(12,\)"),
+        ({"X": X_OK[:2].ravel()}, ValueError, r"X must be .*got \(4,\).*"),
+        ({"X": X_OK.T}, ValueError, r"X must be shaped \(n_samples, 2\).*got \(2, 12\).*X\.T"),
+        ({"X": np.ones((12, 5))}, ValueError,
+         r"X must be shaped \(n_samples, 2\) for the first layer, Dense\(2, 16\); got \(12, 5\)"),
+        ({"X": X_OK.reshape(12, 2, 1)}, ValueError, r"X must be shaped .*got \(12, 2, 1\)"),
+        ({"X": np.array([["a", "b"]] * 12)}, TypeError, r"X must hold numbers.*got dtype <U1"),
+        ({"X": _with_nan()}, ValueError, r"X must be finite; got 1 NaN"),
+        ({"X": np.full((12, 2), np.inf)}, ValueError, r"X must be finite; got 24 NaN"),
+        ({"y": Y_OK[:-1]}, ValueError,
+         r"len\(X\) must equal len\(y\): X has 12 samples but y has 11"),
+        ({"y": np.full(12, 3)}, ValueError,
+         r"y class labels must be in 0\.\.2 .*got labels from 3 to 3"),
+        ({"y": np.full(12, -1)}, ValueError, r"y class labels must be in 0\.\.2.*from -1 to -1"),
+        ({"y": np.full(12, 0.5)}, ValueError, r"y class labels must be integers; got fractions"),
+        ({"y": np.eye(4)[np.arange(12) % 4]}, ValueError,
+         r"y must be class labels shaped \(12,\) or one-hot shaped \(12, 3\).*got \(12, 4\)"),
+        ({"y": np.full((12, 3), 0.5)}, ValueError, r"y given as a 2-D array must be one-hot"),
+        ({"y": np.array(["a"] * 12)}, TypeError, r"y must hold numbers; got dtype <U1"),
+        ({"y": np.full(12, np.nan)}, ValueError, r"y must be finite"),
+        ({"batch_size": 0}, ValueError, r"batch_size must be a positive integer; got 0"),
+        ({"batch_size": 2.5}, TypeError, r"batch_size must be a positive integer; got 2\.5"),
+        ({"batch_size": True}, TypeError, r"batch_size must be a positive integer; got True"),
+        ({"epochs": -1}, ValueError, r"epochs must be a non-negative integer; got -1"),
+        ({"epochs": "3"}, TypeError, r"epochs must be a non-negative integer; got '3'"),
+        ({"epochs": 2.0}, TypeError, r"epochs must be a non-negative integer; got 2\.0"),
+        ({"validation_split": 1.0}, ValueError,
+         r"validation_split must be in \[0\.0, 1\.0\); got 1\.0"),
+        ({"validation_split": -0.1}, ValueError, r"validation_split must be in .*got -0\.1"),
+        ({"validation_split": "0.2"}, TypeError, r"validation_split must be a real number"),
+        ({"validation_split": 0.01}, ValueError,
+         r"validation_split=0\.01 leaves 0 validation and 12 training samples"),
+        ({"verbose": 3}, ValueError, r"verbose must be 0, 1 or 2; got 3"),
+        ({"verbose": True}, ValueError, r"verbose must be 0, 1 or 2; got True"),
+        ({"callbacks": [object()]}, TypeError,
+         r"callbacks must be scratchnn\.Callback instances; got <object"),
+        ({"callbacks": ["EarlyStopping"]}, TypeError,
+         r"callbacks must be scratchnn\.Callback instances; got 'EarlyStopping'"),
+        ({"validation_data": X_OK}, ValueError,
+         r"validation_data must be a pair \(X_val, y_val\); got an array of shape \(12, 2\)"),
+        ({"validation_data": (X_OK, Y_OK, Y_OK)}, ValueError,
+         r"validation_data must be a pair \(X_val, y_val\)"),
+        ({"validation_data": (np.ones((3, 5)), Y_OK[:3])}, ValueError,
+         r"validation_data\[0\] \(X_val\) must be shaped \(n_samples, 2\).*got \(3, 5\)"),
+        ({"validation_data": (X_OK, Y_OK[:5])}, ValueError,
+         r"len\(validation_data\[1\] \(y_val\)\).*12 samples.*has 5"),
+        ({"validation_data": (X_OK, np.full(12, 7))}, ValueError,
+         r"validation_data\[1\] \(y_val\) class labels must be in 0\.\.2"),
+    ],
+)
+def test_fit_checks_its_arguments(kwargs, error, match):
+    arguments = {"X": X_OK, "y": Y_OK, **kwargs}
+    X, y = arguments.pop("X"), arguments.pop("y")
+    model = spiral_model()
+    before = model.get_parameters()
+    with pytest.raises(error, match=match):
+        model.fit(X, y, **{"verbose": 0, **arguments})
+    assert parameters_equal(before, model.get_parameters())  # nothing was trained
+
+
+@pytest.mark.parametrize(
+    ("callbacks", "match"),
+    [
+        (snn.EarlyStopping, r"callbacks must be .*got <class.*EarlyStopping.*EarlyStopping\(\)"),
+        (5, r"callbacks must be a list of scratchnn\.Callback instances; got 5 \(int\)"),
+    ],
+)
+def test_fit_callbacks_that_are_not_a_list_of_callbacks(callbacks, match):
+    with pytest.raises(TypeError, match=match):
+        spiral_model().fit(X_OK, Y_OK, verbose=0, callbacks=callbacks)
+
+
+def test_a_single_callback_is_accepted(spiral):
+    recorder = BatchRecorder()
+    spiral_model().fit(*spiral, verbose=0, callbacks=recorder)
+    assert len(recorder.batches) == 1
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "match"),
+    [
+        (lambda m: m.evaluate(np.ones((3, 5)), Y_OK[:3], verbose=0), ValueError,
+         r"X must be shaped \(n_samples, 2\).*got \(3, 5\)"),
+        (lambda m: m.evaluate(X_OK, Y_OK[:3], verbose=0), ValueError,
+         r"len\(X\) must equal len\(y\): X has 12 samples but y has 3"),
+        (lambda m: m.evaluate(X_OK, Y_OK, batch_size=0, verbose=0), ValueError,
+         r"batch_size must be a positive integer; got 0"),
+        (lambda m: m.evaluate(X_OK, Y_OK, verbose=5), ValueError,
+         r"verbose must be 0, 1 or 2; got 5"),
+        (lambda m: m.evaluate(X_OK, np.full(12, 9), verbose=0), ValueError,
+         r"y class labels must be in 0\.\.2.*from 9 to 9"),
+        (lambda m: m.predict(X_OK[0]), ValueError,
+         r"X must be shaped \(n_samples, 2\).*got \(2,\).*reshape\(1, -1\)"),
+        (lambda m: m.predict(np.empty((0, 2))), ValueError,
+         r"X must hold at least one sample; got shape \(0, 2\)"),
+        (lambda m: m.predict(_with_nan()), ValueError, r"X must be finite"),
+        (lambda m: m.predict(X_OK, batch_size=-3), ValueError,
+         r"batch_size must be a positive integer; got -3"),
+        (lambda m: m.predict(X_OK, batch_size="8"), TypeError,
+         r"batch_size must be a positive integer; got '8'"),
+    ],
+)
+def test_evaluate_and_predict_check_their_arguments(call, error, match):
+    with pytest.raises(error, match=match):
+        call(spiral_model())
+
+
+def test_binary_and_regression_targets_are_checked():
+    binary = snn.Model([snn.Dense(2, 1, rng=0), snn.Sigmoid()], loss=snn.BinaryCrossentropy(),
+                       optimizer=snn.Adam())
+    with pytest.raises(ValueError, match=r"y must hold 0/1 targets for BinaryCrossentropy"):
+        binary.fit(X_OK, np.full((12, 1), 2.0), verbose=0)
+    with pytest.raises(ValueError, match=r"y must be shaped \(12, 1\).*got \(12, 3\)"):
+        binary.fit(X_OK, np.zeros((12, 3)), verbose=0)
+    binary.fit(X_OK, (Y_OK > 0).astype(int), verbose=0)  # (n,) 0/1 is read as (n, 1)
+
+
+def test_missing_loss_or_optimizer_is_explained():
+    no_optimizer = snn.Model([snn.Dense(2, 3), snn.Softmax()], loss=snn.CategoricalCrossentropy())
+    with pytest.raises(ValueError, match=r"no optimizer; set one, e\.g\. model\.set"):
+        no_optimizer.fit(X_OK, Y_OK, verbose=0)
+    no_loss = snn.Model([snn.Dense(2, 3), snn.Softmax()], optimizer=snn.Adam())
+    with pytest.raises(ValueError, match=r"no loss; set one"):
+        no_loss.evaluate(X_OK, Y_OK, verbose=0)
+    with pytest.raises(ValueError, match=r"the model has no layers"):
+        snn.Model().finalize()
+
+
+@pytest.mark.parametrize(
+    ("build", "error", "match"),
+    [
+        (lambda: snn.Model([snn.Dense], loss=None), TypeError,
+         r"layers must be scratchnn layers; got <class.*did you mean Dense\(\)"),
+        (lambda: snn.Model([np.ones(3)]), TypeError, r"layers must be scratchnn layers"),
+        (lambda: snn.Model(loss="mse"), TypeError, r"loss must be a scratchnn Loss.*'mse'"),
+        (lambda: snn.Model(optimizer=snn.Adam), TypeError, r"optimizer must be a scratchnn"),
+        (lambda: snn.Model(accuracy=0.5), TypeError, r"accuracy must be a scratchnn Accuracy"),
+        (lambda: snn.Model(loss=snn.SoftmaxCategoricalCrossentropy()), TypeError,
+         r"fused softmax \+ cross-entropy is used automatically"),
+        (lambda: snn.Model(seed=-1), ValueError, r"seed must be a non-negative integer; got -1"),
+        (lambda: snn.Model(seed=1.5), TypeError, r"seed must be a non-negative integer"),
+    ],
+)
+def test_building_checks_its_arguments(build, error, match):
+    with pytest.raises(error, match=match):
+        build()
