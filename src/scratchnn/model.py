@@ -33,6 +33,7 @@ from ._random import RandomLike, check_random_state, default_generator
 from ._typing import Array
 from ._validation import (
     as_float_array,
+    cast_float,
     check_non_negative_int,
     check_positive_int,
     check_real,
@@ -127,6 +128,14 @@ class Model:
         self.stop_training = False
         self.history: History | None = None
         self._finalized = False
+        if isinstance(layers, Layer) or (
+            layers is not None and not isinstance(layers, Iterable)
+        ):
+            hint = "; wrap a single layer in a list: [layer]" if isinstance(layers, Layer) else ""
+            raise TypeError(
+                "layers must be a list of layers, e.g. [Dense(2, 64), ReLU()]; "
+                f"got {describe(layers)}{hint}"
+            )
         for layer in layers or ():
             self.add(layer)
         self.set(loss=loss, optimizer=optimizer, accuracy=accuracy)
@@ -271,6 +280,10 @@ class Model:
             array = as_float_array(y, name, np.float64) if not isinstance(y, np.ndarray) else y
             if array.dtype.kind not in "fiub":
                 raise TypeError(f"{name} must hold numbers; got dtype {array.dtype}")
+        if array.ndim == 0:
+            raise TypeError(
+                f"{name} must be an array with one target per sample; got {describe(y)}"
+            )
         if len(array) != n_samples:
             raise ValueError(
                 f"len(X) must equal len({name}): X has {n_samples} samples but {name} has "
@@ -298,12 +311,11 @@ class Model:
             if array.dtype.kind == "f":
                 if not np.all(array == np.round(array)):
                     raise ValueError(f"{name} class labels must be integers; got fractions")
-                array = array.astype(np.intp)
-            low, high = int(array.min()), int(array.max())
+            low, high = array.min(), array.max()
             if low < 0 or high >= classes:
                 raise ValueError(
                     f"{name} class labels must be in 0..{classes - 1} (the last layer has "
-                    f"{classes} outputs); got labels from {low} to {high}"
+                    f"{classes} outputs); got labels from {low:g} to {high:g}"
                 )
             return array.astype(np.intp, copy=False)
         # Binary cross-entropy and regression: one target per output.
@@ -318,7 +330,7 @@ class Model:
         if isinstance(self.loss, BinaryCrossentropy):
             if not np.all((array == 0) | (array == 1)):
                 raise ValueError(f"{name} must hold 0/1 targets for BinaryCrossentropy")
-        return array.astype(self.dtype, copy=False)
+        return cast_float(array, name, self.dtype)
 
     def _check_batch_size(self, batch_size: Any) -> int | None:
         return None if batch_size is None else check_positive_int(batch_size, "batch_size")
@@ -420,6 +432,8 @@ class Model:
             validation_split, "validation_split", low=0.0, high=1.0, high_inclusive=False
         )
         verbose = _check_verbose(verbose)
+        if not isinstance(shuffle, (bool, np.bool_)):
+            raise TypeError(f"shuffle must be True or False; got {describe(shuffle)}")
         callback_list = _check_callbacks(callbacks)
         X = self._check_X(X)
         y = self._check_y(y, len(X))
