@@ -550,3 +550,21 @@ def test_missing_loss_or_optimizer_is_explained():
 def test_building_checks_its_arguments(build, error, match):
     with pytest.raises(error, match=match):
         build()
+
+
+def test_one_confidently_wrong_sample_is_not_a_divergence():
+    # Batches of one: sample 1 is labelled against a confident prediction (loss near the
+    # clip ceiling, ~16), the other 39 agree with it. The guard looks at the epoch's running
+    # mean, so this ordinary outlier must not stop training.
+    model = snn.Model(
+        [snn.Dense(2, 2, dtype=np.float64, rng=0), snn.Softmax()],
+        loss=snn.CategoricalCrossentropy(), optimizer=snn.SGD(learning_rate=1e-9), seed=0,
+    )
+    model.finalize()
+    model.layers[0].weights[:] = [[20.0, -20.0], [0.0, 0.0]]
+    X = np.tile([[1.0, 0.0]], (40, 1))
+    y = np.zeros(40, dtype=int)
+    y[1] = 1
+    history = model.fit(X, y, epochs=2, batch_size=1, shuffle=False, verbose=0)
+    assert len(history.history["loss"]) == 2
+    assert history.history["data_loss"][-1] > 16.0 / 40

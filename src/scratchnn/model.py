@@ -501,7 +501,13 @@ class Model:
                         data_loss = self._loss_and_backward(output, yb)
                         if epoch == 0 and step == 0 and data_loss > loss_limit:
                             loss_limit = math.inf  # saturated from the start: not a divergence
-                        if not math.isfinite(data_loss) or data_loss > loss_limit:
+                        if not math.isfinite(data_loss) or (
+                            # One confidently wrong small batch is noise; an epoch's running
+                            # mean at the clip ceiling (over >= 32 samples) is divergence.
+                            data_loss > loss_limit
+                            and self.loss.accumulated_count >= min(32, n)
+                            and self.loss.calculate_accumulated() > loss_limit
+                        ):
                             self._restore(backup)
                             raise TrainingDivergedError(_diverged_message(
                                 epoch, step, data_loss, self.optimizer
