@@ -70,9 +70,10 @@ def broken_down_epoch(model, X, y, rng, clock):
                 t = time.perf_counter()
                 layer.dbiases = dvalues.sum(axis=0, keepdims=True)
                 clock[f"backward {name} dbiases"] += time.perf_counter() - t
-                t = time.perf_counter()
-                layer.dinputs = dvalues @ layer.weights.T
-                clock[f"backward {name} dinputs"] += time.perf_counter() - t
+                if getattr(layer, "needs_dinputs", True):
+                    t = time.perf_counter()
+                    layer.dinputs = dvalues @ layer.weights.T
+                    clock[f"backward {name} dinputs"] += time.perf_counter() - t
                 dvalues = layer.dinputs
             else:
                 t = time.perf_counter()
