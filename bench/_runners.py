@@ -33,6 +33,7 @@ class ScratchnnModel:
     """The real user path: ``Model(...).fit(X, y, epochs=1, batch_size=...)`` and ``predict``."""
 
     label = "scratchnn Model.fit"
+    predict_label = "scratchnn Model.predict"
 
     def __init__(self, sizes, X, y, batch_size, seed=0):
         from scratchnn import (

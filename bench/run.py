@@ -147,7 +147,11 @@ def inference_section(runners, data, reps):
         print(f"\n== inference: {len(X)} test images, batch {batch}, {reps} reps ==", flush=True)
         times = time_interleaved(runners, reps, lambda r, b=batch: r.predict(X, b))
         rows = [
-            {"contender": name, "label": r.label, **summarise(times[name])}
+            {
+                "contender": name,
+                "label": getattr(r, "predict_label", r.label),
+                **summarise(times[name]),
+            }
             for name, r in runners.items()
         ]
         add_ratios(rows)
@@ -295,7 +299,12 @@ def targets_table(results):
 
 def environment(threads, thread_source, argv):
     meta = {
-        "command": "python bench/run.py " + " ".join(argv),
+        "command": (
+            "env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "
+            if not ({"OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"} & set(os.environ))
+            else ""
+        )
+        + " ".join(["python bench/run.py", *argv]),
         "date": datetime.datetime.now().isoformat(timespec="seconds"),
         "python": platform.python_version(),
         "numpy": np.__version__,
