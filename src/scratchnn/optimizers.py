@@ -31,6 +31,9 @@ class Optimizer:
         self.iterations = 0
         # id(layer) -> (layer, [slots of parameter 0, slots of parameter 1, ...])
         self._state: dict[int, tuple[Layer, list[dict[str, Array]]]] = {}
+        # id(param) -> a scratch array shaped like it: the updates below write every
+        # intermediate there (``out=``) instead of allocating temporaries each step.
+        self._scratch: dict[int, Array] = {}
 
     def pre_update_params(self) -> None:
         """Set ``current_learning_rate`` for this step: ``lr / (1 + decay * iterations)``."""
@@ -54,6 +57,14 @@ class Optimizer:
 
     def _update(self, param: Array, grad: Array, slots: dict[str, Array]) -> None:
         raise NotImplementedError
+
+    def _buffer(self, param: Array) -> Array:
+        """Scratch space shaped like ``param`` (its contents never outlive one update)."""
+        buffer = self._scratch.get(id(param))
+        if buffer is None or buffer.shape != param.shape or buffer.dtype != param.dtype:
+            buffer = np.empty_like(param)
+            self._scratch[id(param)] = buffer
+        return buffer
 
     def get_slots(self, layer: Layer) -> list[dict[str, Array]]:
         """The state arrays of ``layer``'s parameters (zeros on first use)."""
@@ -92,14 +103,14 @@ class SGD(Optimizer):
         self.slot_names = ("momentum",) if self.momentum else ()
 
     def _update(self, param: Array, grad: Array, slots: dict[str, Array]) -> None:
-        lr = param.dtype.type(self.current_learning_rate)
+        step = np.multiply(grad, self.current_learning_rate, out=self._buffer(param))
         if self.momentum:
             m = slots["momentum"]
-            m *= param.dtype.type(self.momentum)
-            m -= lr * grad
+            m *= self.momentum
+            m -= step
             param += m
         else:
-            param -= lr * grad
+            param -= step
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "momentum": self.momentum}
@@ -115,9 +126,9 @@ class Adagrad(Optimizer):
         self.epsilon = check_real(epsilon, "epsilon", low=0.0, low_inclusive=False)
 
     def _update(self, param: Array, grad: Array, slots: dict[str, Array]) -> None:
-        cache = slots["cache"]
-        cache += grad * grad
-        param -= self.current_learning_rate * grad / (np.sqrt(cache) + self.epsilon)
+        cache, work = slots["cache"], self._buffer(param)
+        cache += np.multiply(grad, grad, out=work)
+        _scaled_step(param, grad, cache, work, self.current_learning_rate, self.epsilon)
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "epsilon": self.epsilon}
@@ -140,10 +151,12 @@ class RMSprop(Optimizer):
         self.rho = check_real(rho, "rho", low=0.0, high=1.0, high_inclusive=False)
 
     def _update(self, param: Array, grad: Array, slots: dict[str, Array]) -> None:
-        cache = slots["cache"]
+        cache, work = slots["cache"], self._buffer(param)
         cache *= self.rho
-        cache += (1 - self.rho) * grad * grad
-        param -= self.current_learning_rate * grad / (np.sqrt(cache) + self.epsilon)
+        np.multiply(grad, grad, out=work)
+        work *= 1 - self.rho
+        cache += work
+        _scaled_step(param, grad, cache, work, self.current_learning_rate, self.epsilon)
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "epsilon": self.epsilon, "rho": self.rho}
@@ -173,15 +186,20 @@ class Adam(Optimizer):
         self.beta_2 = check_real(beta_2, "beta_2", low=0.0, high=1.0, high_inclusive=False)
 
     def _update(self, param: Array, grad: Array, slots: dict[str, Array]) -> None:
-        m, v = slots["momentum"], slots["cache"]
+        m, v, work = slots["momentum"], slots["cache"], self._buffer(param)
         t = self.iterations + 1
         m *= self.beta_1
-        m += (1 - self.beta_1) * grad
+        m += np.multiply(grad, 1 - self.beta_1, out=work)
         v *= self.beta_2
-        v += (1 - self.beta_2) * grad * grad
-        m_hat = m / (1 - self.beta_1**t)
-        v_hat = v / (1 - self.beta_2**t)
-        param -= self.current_learning_rate * m_hat / (np.sqrt(v_hat) + self.epsilon)
+        np.multiply(grad, grad, out=work)
+        work *= 1 - self.beta_2
+        v += work
+        # lr * m_hat / (sqrt(v_hat) + eps) with both corrections folded into two scalars:
+        #   = lr * sqrt(c2) / c1 * m / (sqrt(v) + eps * sqrt(c2)),  c1 = 1 - b1**t, c2 = 1 - b2**t
+        # (the same number, without dividing two whole arrays by c1 and c2 every step).
+        c1, c2 = 1 - self.beta_1**t, 1 - self.beta_2**t
+        _scaled_step(param, m, v, work, self.current_learning_rate * c2**0.5 / c1,
+                     self.epsilon * c2**0.5)
 
     def get_config(self) -> dict[str, Any]:
         return {
@@ -190,3 +208,14 @@ class Adam(Optimizer):
             "beta_1": self.beta_1,
             "beta_2": self.beta_2,
         }
+
+
+def _scaled_step(
+    param: Array, numerator: Array, cache: Array, work: Array, rate: float, epsilon: float
+) -> None:
+    """``param -= rate * numerator / (sqrt(cache) + epsilon)``, every step into ``work``."""
+    np.sqrt(cache, out=work)
+    work += epsilon
+    np.divide(numerator, work, out=work)
+    work *= rate
+    param -= work
