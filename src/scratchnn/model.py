@@ -493,8 +493,10 @@ class Model:
                         start, stop = step * size, min((step + 1) * size, n)
                         if order is not None:
                             idx = order[start:stop]
-                            xb = np.take(X, idx, axis=0, out=X_batch[: stop - start])
-                            yb = np.take(y, idx, axis=0, out=y_batch[: stop - start])
+                            # mode="clip": the indices are valid by construction, and the
+                            # default mode="raise" makes take() buffer ``out`` (30% slower).
+                            xb = np.take(X, idx, axis=0, out=X_batch[: stop - start], mode="clip")
+                            yb = np.take(y, idx, axis=0, out=y_batch[: stop - start], mode="clip")
                         else:
                             xb, yb = X[start:stop], y[start:stop]
                         for callback in batch_callbacks:
