@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import pickle
 import signal
@@ -358,6 +359,74 @@ def test_hostile_headers_with_valid_checksums_raise_only_model_file_errors(tmp_p
             for a, b in zip(got, want, strict=True):
                 assert a.shape == b.shape and a.dtype == b.dtype and np.isfinite(a).all()
     assert outcomes["refused"] > 200
+
+
+
+def write_raw_header(target: Path, header: dict, data_section: bytes) -> None:
+    """A file with ``header`` exactly as given (array table included), checksums recomputed."""
+    from scratchnn.io import _PREFIX, ALIGNMENT, FORMAT_VERSION, MAGIC
+
+    header_bytes = json.dumps(header, separators=(",", ":")).encode("utf-8")
+    prefix = _PREFIX.pack(
+        MAGIC, FORMAT_VERSION, len(header_bytes), hashlib.sha256(header_bytes).digest()
+    )
+    end = len(prefix) + len(header_bytes)
+    padding = b"\0" * (-end % ALIGNMENT)
+    target.write_bytes(prefix + header_bytes + padding + data_section)
+
+
+JUNK_OF_EVERY_TYPE = [None, True, False, 1.5, -1, "x", [], {}, [1], {"a": 1}, [[]], {"": []}]
+
+
+def test_every_header_field_of_every_json_type_gives_only_model_file_errors(tmp_path):
+    """Each field (the array table too) replaced by each JSON type: no TypeError, no KeyError."""
+    source = tmp_path / "model.snn"
+    model = classifier()
+    save_model(model, source)
+    header, _ = read_file(source)
+    raw = source.read_bytes()
+    data_start = len(raw) - header["data_bytes"]
+    data_section = raw[data_start:]
+    target = tmp_path / "hostile.snn"
+    loaded_paths = []
+    for where in [p for p in leaf_paths(header) if p]:
+        for junk in JUNK_OF_EVERY_TYPE:
+            edited = json.loads(json.dumps(header))
+            parent = edited
+            for step in where[:-1]:
+                parent = parent[step]
+            parent[where[-1]] = junk
+            write_raw_header(target, edited, data_section)
+            try:
+                loaded = load_model(target)
+            except ModelFileError:
+                continue
+            loaded_paths.append((where, junk))
+            for got, want in zip(loaded.get_parameters(), model.get_parameters(), strict=True):
+                for a, b in zip(got, want, strict=True):
+                    assert a.shape == b.shape and a.dtype == b.dtype and np.isfinite(a).all()
+    # What may load: values the loader does not read back (the saving version, the name of
+    # the Softmax class...), a new learning rate, or an integer NumPy accepts in a generator
+    # state (e.g. has_uint32=-1 is truthy); no structural field may take a value of a wrong type.
+    structural = {"arrays", "data_bytes", "parameters", "random_state", "content"}
+    bad = [
+        (w, j)
+        for w, j in loaded_paths
+        if w[0] in structural and not (w[0] == "random_state" and type(j) is int)
+    ]
+    assert not bad, bad
+
+
+def test_a_boolean_layer_index_is_not_taken_for_an_int(tmp_path):
+    source = tmp_path / "model.snn"
+    save_model(binary(), source)
+    header, _ = read_file(source)
+    raw = source.read_bytes()
+    data_section = raw[len(raw) - header["data_bytes"] :]
+    header["parameters"][0]["layer"] = False   # False == 0 and hashes like 0
+    write_raw_header(tmp_path / "bool.snn", header, data_section)
+    with pytest.raises(ModelFileError, match="malformed"):
+        load_model(tmp_path / "bool.snn")
 
 
 # ---------------------------------------------------------------------------- crashes mid-save

@@ -309,7 +309,7 @@ def _restore_optimizer(
     lr = state["current_learning_rate"]
     if not (isinstance(lr, float) and math.isfinite(lr) and lr > 0):
         _refuse(path, f"its current learning rate {lr!r} is not a positive finite number")
-    if not isinstance(state["iterations"], int) or state["iterations"] < 0:
+    if not _is_count(state["iterations"]):
         _refuse(path, f"its iteration count {state['iterations']!r} is not a non-negative int")
     for index, (layer, per_parameter) in enumerate(zip(layers, state["slots"], strict=True)):
         where = f"optimizer state of trainable layer {index} ({type(layer).__name__})"
@@ -348,7 +348,8 @@ def _restore_random_states(path: PathLike, states: dict[str, Any], model: Model)
             _refuse(path, f"a random state names layer {position} ({type(layer).__name__})")
         if "same_as" in entry:
             same_as = entry["same_as"]
-            if not isinstance(same_as, (str, int)) or same_as not in generators:
+            known = isinstance(same_as, str) or _is_count(same_as)
+            if not known or same_as not in generators:
                 _refuse(path, f"the random state of layer {position} refers to an unknown one")
             layer.rng = generators[same_as]
         else:
@@ -385,7 +386,7 @@ def _to_json(value: Any) -> Any:
     return value
 
 
-def _from_json(value: Any) -> Any:
+def _from_json(value: Any, key: str = "") -> Any:
     if isinstance(value, dict):
         if "__array__" in value:
             dtype = _STATE_ARRAY_DTYPES[value["__array__"]]
@@ -393,7 +394,11 @@ def _from_json(value: Any) -> Any:
             if not isinstance(values, list) or not all(type(v) is int for v in values):
                 raise ValueError("a random state array must be a list of integers")
             return np.array(values, dtype=dtype)
-        return {key: _from_json(item) for key, item in value.items()}
+        return {name: _from_json(item, name) for name, item in value.items()}
+    # NumPy would quietly turn True or 1.5 into a counter; only the legacy cached Gaussian
+    # ("gauss") is a float in a state NumPy writes.
+    if isinstance(value, bool) or (isinstance(value, float) and key != "gauss"):
+        raise ValueError(f"a random state value {key!r} must be an integer; got {value!r}")
     return value
 
 
@@ -560,7 +565,7 @@ def _check_header(path: PathLike, header: Any) -> None:
         ok = (
             isinstance(entry, dict)
             and isinstance(entry.get("name"), str)
-            and entry.get("dtype") in _DTYPES
+            and _is_str_in(entry.get("dtype"), _DTYPES)
             and isinstance(entry.get("shape"), list)
             and all(_is_count(n) for n in entry["shape"])
             and _is_count(entry.get("offset"))
@@ -587,9 +592,9 @@ def _check_contents(header: dict[str, Any], names: set[str]) -> None:
     """Structure of the model/parameters sections; raises KeyError/TypeError when it is off."""
     _require(isinstance(header["parameters"], list))
     for entry in header["parameters"]:
-        _require(isinstance(entry["layer"], int) and isinstance(entry["class"], str))
+        _require(_is_count(entry["layer"]) and isinstance(entry["class"], str))
         _require(isinstance(entry["arrays"], list))
-        _require(all(name in names for name in entry["arrays"]))
+        _require(all(_is_str_in(name, names) for name in entry["arrays"]))
     if header["content"] != "model":
         return
     _require(isinstance(header["config"], dict))
@@ -601,7 +606,8 @@ def _check_contents(header: dict[str, Any], names: set[str]) -> None:
         for per_parameter in optimizer["slots"]:
             _require(isinstance(per_parameter, list))
             for slots in per_parameter:
-                _require(isinstance(slots, dict) and all(n in names for n in slots.values()))
+                _require(isinstance(slots, dict))
+                _require(all(_is_str_in(name, names) for name in slots.values()))
     states = header["random_state"]
     _require(isinstance(states["model"], dict) and isinstance(states["layers"], list))
     for entry in states["layers"]:
@@ -617,7 +623,12 @@ def _require(condition: bool) -> None:
 
 
 def _is_count(value: Any) -> bool:
-    return type(value) is int and value >= 0
+    return type(value) is int and value >= 0   # not bool, not float: JSON gives exact types
+
+
+def _is_str_in(value: Any, known: Mapping[str, Any] | set[str]) -> bool:
+    """``value in known`` for a header value, which may be a list or dict (unhashable)."""
+    return isinstance(value, str) and value in known
 
 
 def _no_constant(name: str) -> NoReturn:
