@@ -220,3 +220,13 @@ def test_temp_files_of_dead_processes_are_cleaned_on_next_save(tmp_path):
     write_file(path, HEADER, {"x": np.zeros(3)})
     assert not stale.exists()
     assert alive.exists() and other.exists()
+
+
+def test_saving_into_a_missing_folder_names_the_folder_not_a_temp_file(tmp_path):
+    target = tmp_path / "missing" / "m.snn"
+    with pytest.raises(FileNotFoundError) as caught:
+        write_file(target, {"content": "parameters", "parameters": []}, {})
+    message = str(caught.value)
+    assert repr(str(target)) in message
+    assert f"the folder {str(tmp_path / 'missing')!r} does not exist" in message
+    assert "scratchnn-tmp" not in message

@@ -433,6 +433,13 @@ def write_file(path: PathLike, header: dict[str, Any], arrays: Mapping[str, Arra
     target = Path(path)
     if target.is_dir():
         raise IsADirectoryError(f"path {str(target)!r} is a folder; give a file name to save to")
+    folder = target.parent
+    if not folder.is_dir():
+        # Checked here, else the error would name the hidden temp file written beside target.
+        raise FileNotFoundError(
+            f"cannot save {str(target)!r}: the folder {str(folder)!r} does not exist; create "
+            "it first (e.g. pathlib.Path(folder).mkdir(parents=True))"
+        )
     prepared = []
     entries = []
     offset = 0
