@@ -490,6 +490,12 @@ CATALOGUE: list[Any] = [
                  r"y_pred has 2 labels but there are 3 samples", id="confusion_matrix lengths"),
     pytest.param(lambda: _plot().confusion_matrix([0, -1], [0, 1]), ValueError,
                  r"y_true must hold class ids >= 0.*-1", id="confusion_matrix negative"),
+    pytest.param(lambda: snn.seed(-1), ValueError,
+                 r"seed must be a non-negative integer; got -1", id="seed negative"),
+    pytest.param(lambda: snn.Dense(2, 2, rng=-1), ValueError,
+                 r"rng must be a non-negative integer; got -1", id="Dense rng negative"),
+    pytest.param(lambda: spiral_data(10, 3, rng=-1), ValueError,
+                 r"rng must be a non-negative integer; got -1", id="spiral_data rng negative"),
 ]
 
 

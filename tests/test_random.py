@@ -99,3 +99,29 @@ def test_draw_helpers_follow_the_generator_kind():
 
 def test_int_seed_gives_the_same_layer_twice():
     np.testing.assert_array_equal(Dense(5, 5, rng=8).weights, Dense(5, 5, rng=8).weights)
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "pattern"),
+    [
+        (lambda: scratchnn.seed(-1), ValueError, r"seed must be a non-negative integer; got -1"),
+        (lambda: scratchnn.seed("a"), TypeError, r"seed must be a non-negative integer; got 'a'"),
+        (lambda: scratchnn.seed(1.5), TypeError, r"seed must be a non-negative integer"),
+        (lambda: check_random_state(-1), ValueError, r"rng must be a non-negative integer"),
+        (lambda: Dense(2, 2, rng=-1), ValueError, r"rng must be a non-negative integer; got -1"),
+        (lambda: scratchnn.datasets.spiral_data(10, 3, rng=-1), ValueError,
+         r"rng must be a non-negative integer; got -1"),
+    ],
+)
+def test_bad_seeds_name_the_argument(call, error, pattern):
+    with pytest.raises(error, match=pattern):
+        call()
+
+
+def test_seed_none_and_numpy_ints_stay_allowed():
+    scratchnn.seed(None)
+    scratchnn.seed(np.int64(3))
+    first = default_generator().random()
+    scratchnn.seed(3)
+    assert default_generator().random() == first
+    assert check_random_state(np.uint8(5)).random() == np.random.default_rng(5).random()

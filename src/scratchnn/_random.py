@@ -6,6 +6,8 @@ import numbers
 
 import numpy as np
 
+from ._validation import check_non_negative_int
+
 RandomLike = np.random.Generator | np.random.RandomState | int | None
 
 _default_generator = np.random.default_rng()
@@ -14,9 +16,12 @@ _default_generator = np.random.default_rng()
 def seed(value: int | None) -> None:
     """Re-seed the library's default generator (used when ``rng=None``).
 
-    NumPy's own global state is left untouched.
+    NumPy's own global state is left untouched. ``value`` is a non-negative int, or ``None``
+    for fresh entropy from the operating system.
     """
     global _default_generator
+    if value is not None:
+        value = check_non_negative_int(value, "seed")
     _default_generator = np.random.default_rng(value)
 
 
@@ -36,7 +41,7 @@ def check_random_state(rng: RandomLike) -> np.random.Generator | np.random.Rando
     if isinstance(rng, (np.random.Generator, np.random.RandomState)):
         return rng
     if isinstance(rng, numbers.Integral) and not isinstance(rng, bool):
-        return np.random.default_rng(int(rng))
+        return np.random.default_rng(check_non_negative_int(rng, "rng"))
     raise TypeError(
         "rng must be None, an int seed, a numpy.random.Generator or a numpy.random.RandomState; "
         f"got {type(rng).__name__}"
