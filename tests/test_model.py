@@ -568,3 +568,68 @@ def test_one_confidently_wrong_sample_is_not_a_divergence():
     history = model.fit(X, y, epochs=2, batch_size=1, shuffle=False, verbose=0)
     assert len(history.history["loss"]) == 2
     assert history.history["data_loss"][-1] > 16.0 / 40
+
+
+def test_a_regression_model_may_end_with_a_bare_dense():
+    X = np.linspace(-1, 1, 64).reshape(-1, 1)
+    y = 3 * X + 0.5
+    model = snn.Model([snn.Dense(1, 1, rng=0)], loss=snn.MeanSquaredError(),
+                      optimizer=snn.SGD(learning_rate=0.1), seed=0)
+    history = model.fit(X, y, epochs=200, verbose=0)
+    assert history.history["loss"][-1] < 1e-3
+    np.testing.assert_allclose(model.predict_classes(X), model.predict(X))
+    assert set(model.evaluate(X, y, verbose=0)) == {"loss", "accuracy"}
+
+
+@pytest.mark.parametrize(
+    ("loss", "last", "needed"),
+    [(snn.CategoricalCrossentropy, None, "Softmax"), (snn.BinaryCrossentropy, None, "Sigmoid"),
+     (snn.CategoricalCrossentropy, snn.Sigmoid, "Softmax"),
+     (snn.BinaryCrossentropy, snn.Softmax, "Sigmoid")],
+)
+def test_a_cross_entropy_needs_the_matching_last_activation(loss, last, needed):
+    layers = [snn.Dense(2, 3, rng=0)] + ([last()] if last else [])
+    model = snn.Model(layers, loss=loss(), optimizer=snn.SGD())
+    with pytest.raises(ValueError, match=rf"{loss.__name__} needs probabilities.*end with "
+                                         rf"{needed}\(\)"):
+        model.finalize()
+
+
+def test_binary_cross_entropy_divergence_is_caught():
+    X, y = spiral_data(samples=100, classes=2, rng=0)
+    model = snn.Model([snn.Dense(2, 64, rng=0), snn.ReLU(), snn.Dense(64, 1, rng=1),
+                       snn.Sigmoid()],
+                      loss=snn.BinaryCrossentropy(), optimizer=snn.Adam(learning_rate=1e8),
+                      seed=0)
+    with pytest.raises(snn.TrainingDivergedError, match="lower learning_rate"):
+        model.fit(X, y.reshape(-1, 1), epochs=100, verbose=0)
+    assert all(np.isfinite(p).all() for layer in model.trainable_layers
+               for p in layer.parameters())
+
+
+def test_a_saturated_start_is_judged_after_the_first_epoch():
+    # Weights 30x too large put the first loss above the ceiling; the guard waits one
+    # epoch, then still catches the run that never comes down.
+    X, y = spiral_data(samples=100, classes=3, rng=0)
+    model = snn.Model([snn.Dense(2, 64, weight_scale=30, rng=0), snn.ReLU(),
+                       snn.Dense(64, 3, weight_scale=30, rng=1), snn.Softmax()],
+                      loss=snn.CategoricalCrossentropy(), optimizer=snn.SGD(learning_rate=1e8),
+                      seed=0)
+    with pytest.raises(snn.TrainingDivergedError, match="epoch [1-9]"):
+        model.fit(X, y, epochs=100, verbose=0)
+
+
+def test_an_overflowing_last_update_is_caught_at_the_end_of_the_epoch():
+    X = np.ones((8, 1), dtype=np.float32)
+    y = np.full((8, 1), 1e18, dtype=np.float32)      # loss 1e36: still finite in float32
+    model = snn.Model([snn.Dense(1, 1, rng=0)], loss=snn.MeanSquaredError(),
+                      optimizer=snn.SGD(learning_rate=1e30), seed=0)   # update 4e48: inf
+    with pytest.raises(snn.TrainingDivergedError, match="parameters became infinite or NaN"):
+        model.fit(X, y, epochs=1, verbose=0)
+    assert np.isfinite(model.layers[0].weights).all()
+
+
+def test_set_parameters_names_an_entry_that_is_not_a_list():
+    model = snn.Model([snn.Dense(2, 3, rng=0), snn.Softmax()])
+    with pytest.raises(TypeError, match=r"parameters\[0\] must be a list \[weights, biases\]"):
+        model.set_parameters([1])

@@ -225,6 +225,7 @@ class Model:
                 layer.rng = np.random.Generator(np.random.PCG64(child))
                 layer.uses_default_rng = False
         if self.loss is not None:
+            _check_loss_fits_last_layer(self.loss, self.layers)
             self.loss.remember_trainable_layers(self.trainable_layers)
             if self.accuracy is None:
                 if isinstance(self.loss, (MeanSquaredError, MeanAbsoluteError)):
@@ -471,6 +472,7 @@ class Model:
         self.stop_training = False
         backup = [param.copy() for layer in self.trainable_layers for param in layer.parameters()]
         loss_limit = _saturated_loss(self.loss)
+        saturated_at_start = False
         if shuffle:
             X_batch = np.empty((size, X.shape[1]), dtype=X.dtype)
             y_batch = np.empty((size, *y.shape[1:]), dtype=y.dtype)
@@ -504,13 +506,16 @@ class Model:
                         output = self._forward(xb, training=True)
                         data_loss = self._loss_and_backward(output, yb)
                         if epoch == 0 and step == 0 and data_loss > loss_limit:
-                            loss_limit = math.inf  # saturated from the start: not a divergence
+                            # Saturated before any update (badly scaled inputs or weights):
+                            # give the first epoch to come down before judging.
+                            saturated_at_start = True
+                        limit = math.inf if saturated_at_start and epoch == 0 else loss_limit
                         if not math.isfinite(data_loss) or (
                             # One confidently wrong small batch is noise; an epoch's running
                             # mean at the clip ceiling (over >= 32 samples) is divergence.
-                            data_loss > loss_limit
+                            data_loss > limit
                             and self.loss.accumulated_count >= min(32, n)
-                            and self.loss.calculate_accumulated() > loss_limit
+                            and self.loss.calculate_accumulated() > limit
                         ):
                             self._restore(backup)
                             raise TrainingDivergedError(_diverged_message(
@@ -519,7 +524,7 @@ class Model:
                         _copy_parameters(self.trainable_layers, backup)
                         self._update()
                         accuracy = self.accuracy.calculate(
-                            self.layers[-1].predictions(output), yb  # type: ignore[attr-defined]
+                            self.layers[-1].predictions(output), yb
                         )
                         if batch_callbacks or (bar is not None and bar.due(step)):
                             regularization = self.loss.regularization_loss()
@@ -534,6 +539,12 @@ class Model:
                                 callback.on_batch_end(step, logs)
                             if bar is not None:
                                 bar.show(step, logs)
+                    if not _all_finite(self.trainable_layers):
+                        # The last update of the epoch overflowed (no loss has seen it yet).
+                        self._restore(backup)
+                        raise TrainingDivergedError(_diverged_message(
+                            epoch, steps - 1, math.nan, self.optimizer, parameters=True
+                        ))
                     logs = self._epoch_logs()
                     if X_val is not None:
                         val = self._evaluate(X_val, y_val, batch_size)
@@ -582,7 +593,7 @@ class Model:
                 output = self._forward(xb, training=False)
                 self.loss.calculate(output, yb)
                 self.accuracy.calculate(
-                    self.layers[-1].predictions(output), yb  # type: ignore[attr-defined]
+                    self.layers[-1].predictions(output), yb
                 )
         return {
             "loss": float(self.loss.calculate_accumulated()),
@@ -628,7 +639,7 @@ class Model:
     def predict_classes(self, X: Any, *, batch_size: int | None = None) -> Array:
         """The last layer's ``predictions``: class ids, 0/1 answers or regression values."""
         outputs = self.predict(X, batch_size=batch_size)
-        return self.layers[-1].predictions(outputs)  # type: ignore[attr-defined]
+        return self.layers[-1].predictions(outputs)
 
     # -- parameters and configuration -------------------------------------------------------
 
@@ -650,6 +661,11 @@ class Model:
         checked = []
         for index, (layer, given) in enumerate(zip(layers, parameters, strict=True)):
             own = layer.parameters()
+            if not isinstance(given, (Sequence, np.ndarray)) or isinstance(given, str):
+                raise TypeError(
+                    f"parameters[{index}] must be a list [weights, biases] for "
+                    f"{_describe_layer(layer)}; got {describe(given)}"
+                )
             if len(given) != len(own):
                 raise ValueError(
                     f"parameters[{index}] must hold {len(own)} arrays for "
@@ -788,6 +804,25 @@ def _copy_parameters(layers: list[Layer], backup: list[Array]) -> None:
         np.copyto(saved, param)
 
 
+def _check_loss_fits_last_layer(loss: Loss, layers: list[Layer]) -> None:
+    """Cross-entropies need probabilities: Softmax (categorical) or Sigmoid (binary) last."""
+    needed = {CategoricalCrossentropy: Softmax, BinaryCrossentropy: Sigmoid}
+    for loss_class, activation in needed.items():
+        if isinstance(loss, loss_class) and not isinstance(layers[-1], activation):
+            raise ValueError(
+                f"{type(loss).__name__} needs probabilities, so the model must end with "
+                f"{activation.__name__}(); it ends with {_describe_layer(layers[-1])}. "
+                f"Add model.add({activation.__name__}()) after the last Dense"
+            )
+
+
+def _all_finite(layers: list[Layer]) -> bool:
+    return all(
+        np.isfinite(param.min()) and np.isfinite(param.max())
+        for layer in layers for param in layer.parameters()
+    )
+
+
 def _saturated_loss(loss: Loss) -> float:
     """The data loss above which a cross-entropy run counts as diverged (inf for the others).
 
@@ -797,19 +832,28 @@ def _saturated_loss(loss: Loss) -> float:
     ceiling means the true class gets a geometric-mean probability under 3e-4, worse than
     guessing among the 256 classes labels allow.
     """
-    if isinstance(loss, (CategoricalCrossentropy, BinaryCrossentropy)):
+    if isinstance(loss, CategoricalCrossentropy):
         return -0.5 * math.log(_CLIP)
+    if isinstance(loss, BinaryCrossentropy):
+        # Per output the answers are two-way: a quarter of the ceiling already means at least
+        # a quarter of all answers confidently wrong (a constant 0.5 would score log 2 = 0.69).
+        return -0.25 * math.log(_CLIP)
     return math.inf
 
 
-def _diverged_message(epoch: int, step: int, loss: float, optimizer: Any) -> str:
+def _diverged_message(
+    epoch: int, step: int, loss: float, optimizer: Any, *, parameters: bool = False
+) -> str:
     rate = optimizer.current_learning_rate
-    what = "" if not math.isfinite(loss) else (
-        f" (a cross-entropy above {-0.5 * math.log(_CLIP):.2f}: confidently wrong answers "
-        "at the probability clip)"
-    )
+    if parameters:
+        happened = "the parameters became infinite or NaN"
+    else:
+        what = "" if not math.isfinite(loss) else (
+            " (a cross-entropy at the probability clip ceiling: confidently wrong answers)"
+        )
+        happened = f"the loss became {loss}{what}"
     return (
-        f"training diverged at epoch {epoch}, step {step}: the loss became {loss}{what} "
+        f"training diverged at epoch {epoch}, step {step}: {happened} "
         f"(learning rate {rate:g}). The parameters of the last step with a healthy loss were "
         "kept. Try a lower learning_rate (e.g. 10x smaller), more decay, or inputs scaled "
         "to about [-1, 1]."

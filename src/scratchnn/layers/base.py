@@ -36,6 +36,10 @@ class Layer:
         """The layer's L1/L2 penalty added to the data loss (0 by default)."""
         return 0.0
 
+    def predictions(self, outputs: Array) -> Array:
+        """Answers from this layer's outputs when it ends a model (the outputs themselves)."""
+        return outputs
+
     def get_config(self) -> dict[str, Any]:
         """Constructor arguments that rebuild this layer (used by model files)."""
         return {}
