@@ -12,6 +12,7 @@ reports and which inputs scaled to about [-1, 1] never reach.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
@@ -75,11 +76,23 @@ def near_shape(shape: tuple[int, ...]) -> Any:
     )
 
 
+# NumPy's own ValueErrors start with these words; a message of ours may quote one (after saying
+# which argument is wrong) but never starts with one.
+NUMPY_WORDING = re.compile(
+    r"operands could not be broadcast|matmul: Input operand|cannot reshape array"
+    r"|index .* is out of bounds|setting an array element with a sequence"
+    r"|could not convert string to float|axis .* is out of bounds"
+)
+
+
 def _fails_cleanly(call: Any) -> None:
     try:
         call()
-    except ALLOWED:
-        pass
+    except ALLOWED as error:
+        if NUMPY_WORDING.match(str(error)):
+            raise AssertionError(
+                f"a bare NumPy error escaped ({type(error).__name__}): {error}"
+            ) from error
 
 
 # -- layers and activations ------------------------------------------------------------------
@@ -168,7 +181,33 @@ def _model_targets() -> Any:
     )
 
 
-@pytest.mark.parametrize("make", [_classifier, _regressor], ids=["classifier", "regressor"])
+def _dense_regressor() -> snn.Model:
+    """Ends in Dense, no activation: a plain linear output for regression."""
+    layers = [snn.Dense(3, 4, rng=0), snn.ReLU(), snn.Dense(4, 2, rng=1)]
+    return snn.Model(layers, loss=snn.MeanSquaredError(), optimizer=snn.SGD(0.01), seed=0)
+
+
+def _dense_dropout_regressor() -> snn.Model:
+    layers = [snn.Dense(3, 4, rng=0), snn.Dense(4, 2, rng=1), snn.Dropout(0.2, rng=2)]
+    return snn.Model(layers, loss=snn.MeanSquaredError(), optimizer=snn.Adam(), seed=0)
+
+
+def _binary() -> snn.Model:
+    layers = [snn.Dense(3, 4, rng=0), snn.ReLU(), snn.Dense(4, 1, rng=1), snn.Sigmoid()]
+    return snn.Model(layers, loss=snn.BinaryCrossentropy(), optimizer=snn.Adam(), seed=0)
+
+
+def _softmax_classifier() -> snn.Model:
+    """Softmax then CategoricalCrossentropy without Dense right before (Dense + Tanh first)."""
+    layers = [snn.Dense(3, 3, rng=0), snn.Tanh(), snn.Softmax()]
+    return snn.Model(layers, loss=snn.CategoricalCrossentropy(), optimizer=snn.SGD(0.1), seed=0)
+
+
+MODELS = [_classifier, _regressor, _dense_regressor, _dense_dropout_regressor, _binary,
+          _softmax_classifier]
+
+
+@pytest.mark.parametrize("make", MODELS, ids=lambda make: make.__name__.lstrip("_"))
 @FUZZ
 @given(data=st.data())
 def test_model_fit_predict_evaluate(make: Any, data: Any) -> None:
@@ -178,3 +217,44 @@ def test_model_fit_predict_evaluate(make: Any, data: Any) -> None:
     _fails_cleanly(lambda: model.fit(X, y, epochs=1, batch_size=4, verbose=0))
     _fails_cleanly(lambda: model.evaluate(X, y, verbose=0))
     _fails_cleanly(lambda: model.predict(X))
+
+
+@pytest.mark.parametrize("make", MODELS, ids=lambda make: make.__name__.lstrip("_"))
+def test_every_fuzzed_model_trains_on_valid_data(make: Any) -> None:
+    """The fuzz above passes if every call fails cleanly: each model must also just work."""
+    model = make()
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(6, 3)).astype(np.float32)
+    n_outputs = [layer for layer in model.layers if hasattr(layer, "weights")][-1].weights.shape[1]
+    if isinstance(model.loss, snn.MeanSquaredError):
+        y: Any = rng.normal(size=(6, n_outputs)).astype(np.float32)
+    elif isinstance(model.loss, snn.BinaryCrossentropy):
+        y = np.array([[0], [1], [1], [0], [1], [0]], dtype=np.float32)
+    else:
+        y = np.array([0, 1, 2, 0, 1, 2])
+    history = model.fit(X, y, epochs=2, batch_size=4, verbose=0)
+    assert np.isfinite(history.history["loss"]).all()
+    assert model.predict(X).shape == (6, n_outputs)
+
+
+@pytest.mark.parametrize(
+    "numpy_error",
+    [
+        lambda: np.ones((2, 3)) @ np.ones((2, 3)),
+        lambda: np.ones(3) + np.ones(4),
+        lambda: np.ones(6).reshape(4, 2),
+        lambda: np.asarray([[1.0], [1.0, 2.0]], dtype=float),
+        lambda: np.asarray(["a"], dtype=float),
+        lambda: np.ones(3).sum(axis=2),
+    ],
+)
+def test_a_bare_numpy_error_does_not_count_as_clean(numpy_error: Any) -> None:
+    with pytest.raises(AssertionError, match="a bare NumPy error escaped"):
+        _fails_cleanly(numpy_error)
+
+
+def test_our_messages_quoting_numpy_still_count_as_clean() -> None:
+    def ours() -> None:
+        raise ValueError("X must be a numeric array; NumPy said: cannot reshape array of size 6")
+
+    _fails_cleanly(ours)
