@@ -207,3 +207,14 @@ def test_bad_loader_arguments(tmp_path, kwargs, error, message):
     with pytest.raises(error, match=message):
         load_fashion_mnist(tmp_path, **kwargs)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_header_sizes_that_wrap_around_int64_are_refused(tmp_path):
+    """Dimensions 2**31 x 2**31 x 4 multiply to 2**64, which an int64 product wraps to 0."""
+    path = tmp_path / "huge-idx3-ubyte"
+    header = (2051).to_bytes(4, "big")
+    for size in (2**31, 2**31, 4):
+        header += size.to_bytes(4, "big")
+    path.write_bytes(header)
+    with pytest.raises(DatasetError, match=r"truncated: header gives shape \(2147483648, "):
+        read_idx(path, magic=2051)

@@ -9,6 +9,7 @@ MD5 checksums before they are kept.
 from __future__ import annotations
 
 import gzip
+import math
 import os
 import zlib
 from pathlib import Path
@@ -228,7 +229,9 @@ def read_idx(path: str | os.PathLike[str], *, magic: int) -> np.ndarray:
     shape = tuple(
         int.from_bytes(data[4 + 4 * axis : 8 + 4 * axis], "big") for axis in range(ndim)
     )
-    expected_size = header_size + int(np.prod(shape, dtype=np.int64))
+    # math.prod on Python ints: NumPy's int64 product would wrap around for a crafted header
+    # (2**31 x 2**31 x 4 gives 0) and let a wrong size through to reshape.
+    expected_size = header_size + math.prod(shape)
     if len(data) != expected_size:
         problem = "truncated" if len(data) < expected_size else "longer than its header says"
         raise DatasetError(
