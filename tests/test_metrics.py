@@ -109,3 +109,19 @@ def test_regression_accumulated_equals_the_whole():
 def test_categorical_with_a_column_of_integer_labels():
     # (n, 1) labels are labels, not one-hot rows (argmax of a single column is always 0).
     assert CategoricalAccuracy().calculate(PREDICTED, LABELS.reshape(-1, 1)) == 0.6
+
+
+@pytest.mark.parametrize("accuracy", [CategoricalAccuracy(), RegressionAccuracy(),
+                                      RegressionAccuracy(precision=0.1)], ids=repr)
+@pytest.mark.parametrize(
+    ("predictions", "y", "name"),
+    [
+        (np.zeros(0), np.zeros(0), "predictions"),
+        (np.zeros((0, 1)), np.zeros((0, 1)), "predictions"),
+        (np.zeros(3), np.zeros(0), "y"),
+    ],
+)
+def test_empty_batches_raise_instead_of_warning(accuracy, predictions, y, name):
+    with pytest.raises(ValueError, match=rf"^{name} must hold at least one sample.*undefined"):
+        accuracy.calculate(predictions, y)
+    assert accuracy.accumulated_count == 0

@@ -24,8 +24,18 @@ class Accuracy:
         raise NotImplementedError
 
     def calculate(self, predictions: Array, y: Array) -> float:
-        """Mean of :meth:`compare` on this batch, also added to the running totals."""
-        comparisons = self.compare(np.asarray(predictions), np.asarray(y))
+        """Mean of :meth:`compare` on this batch, also added to the running totals.
+
+        Raises ValueError for an empty batch: the accuracy of no samples is undefined.
+        """
+        predictions, y = np.asarray(predictions), np.asarray(y)
+        for name, array in (("predictions", predictions), ("y", y)):
+            if array.size == 0:
+                raise ValueError(
+                    f"{name} must hold at least one sample; got an empty array of shape "
+                    f"{array.shape} (the accuracy of no samples is undefined)"
+                )
+        comparisons = self.compare(predictions, y)
         self.accumulated_sum += float(np.sum(comparisons))
         self.accumulated_count += comparisons.size
         return float(np.mean(comparisons))
