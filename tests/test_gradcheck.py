@@ -199,3 +199,18 @@ def test_gradcheck_perturbs_non_contiguous_parameters():
     assert not layer.weights.flags.c_contiguous
     result = gradcheck(layer, np.random.default_rng(1).normal(size=(2, 4)))
     assert result.max_error < 1e-6, str(result)
+
+
+def test_l1_kink_at_fresh_zero_biases_is_explained_and_nudging_fixes_it():
+    layer = Dense(3, 2, dtype=np.float64, rng=0, bias_regularizer_l1=0.1)
+    inputs = np.random.default_rng(1).normal(size=(4, 3))
+    result = gradcheck(layer, inputs)
+    assert not result.ok
+    assert result.errors["dbiases"] >= result.tolerance
+    assert "2 entries are exactly 0 under bias_regularizer_l1=0.1" in result.notes["dbiases"]
+    assert "nudge them away from 0" in str(result)
+    assert "dweights" not in result.notes and "dinputs" not in result.notes
+    layer.biases += 0.1
+    nudged = gradcheck(layer, inputs)
+    assert nudged.ok and not nudged.notes
+

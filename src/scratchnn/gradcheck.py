@@ -5,6 +5,12 @@ random ``R``, so ``backward(R)`` must give ``df/dinputs`` and every ``df/dparame
 For a loss, ``f`` is the mean loss and ``backward(y_pred, y_true)`` must give ``df/dy_pred``.
 Each numerical derivative is ``(f(x + eps) - f(x - eps)) / (2 eps)``, whose error is
 ``O(eps**2)``, so float64 arithmetic agrees with a correct gradient to about 1e-9.
+
+Kinks break the check, not the gradient: where ``f`` is not differentiable the central
+difference straddles two slopes. Two are common: ReLU at an input exactly 0, and an L1 penalty
+at a parameter exactly 0 -- a fresh ``Dense`` has all its biases at 0, so with
+``bias_regularizer_l1 > 0`` it fails until the biases are nudged away from 0 (e.g.
+``layer.biases += 0.1``). A failing result says so in its ``notes``.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ class GradcheckResult:
 
     errors: dict[str, float] = field(default_factory=dict)
     tolerance: float = 1e-6
+    notes: dict[str, str] = field(default_factory=dict)   # hints for failing gradients
 
     @property
     def max_error(self) -> float:
@@ -39,7 +46,11 @@ class GradcheckResult:
         return self.ok
 
     def __str__(self) -> str:
-        lines = [f"{name}: relative error {err:.2e}" for name, err in self.errors.items()]
+        lines = [
+            f"{name}: relative error {err:.2e}"
+            + (f" ({self.notes[name]})" if name in self.notes else "")
+            for name, err in self.errors.items()
+        ]
         verdict = "ok" if self.ok else f"FAILED (tolerance {self.tolerance:.0e})"
         return "\n".join([*lines, verdict])
 
@@ -85,7 +96,8 @@ def gradcheck(
     obj : a layer or activation (``forward``/``backward``), or a loss (also needs ``y_true``)
         Layers with parameters must be built with ``dtype=numpy.float64``.
     inputs : array (n_samples, n_features)
-        Where to check; converted to float64. Keep away from kinks (ReLU at 0, |x| at 0).
+        Where to check; converted to float64. Keep away from kinks (ReLU at 0, |x| at 0);
+        likewise parameters under an L1 penalty must not sit exactly at 0 (fresh biases do).
     y_true : array, for losses
     training : bool
         Forward in training mode (dropout). Random layers reuse one mask for every evaluation.
@@ -144,8 +156,25 @@ def gradcheck(
     for index, (param, grad) in enumerate(zip(obj.parameters(), obj.gradients(), strict=True)):
         analytic = np.array(grad, dtype=np.float64)
         numeric = numerical_gradient(f, param, eps)
-        result.errors[_param_name(obj, index)] = relative_error(analytic, numeric)
+        name = _param_name(obj, index)
+        result.errors[name] = relative_error(analytic, numeric)
+        if result.errors[name] >= tolerance:
+            _note_l1_kink(obj, name, param, result)
     return result
+
+
+# The L1 penalty lambda * |p| has no derivative at p == 0 (slopes -lambda and +lambda meet).
+_L1_PENALTIES = {"dweights": "weight_regularizer_l1", "dbiases": "bias_regularizer_l1"}
+
+
+def _note_l1_kink(obj: Any, name: str, param: Array, result: GradcheckResult) -> None:
+    strength = getattr(obj, _L1_PENALTIES.get(name, ""), 0.0)
+    zeros = int(np.count_nonzero(param == 0))
+    if strength > 0 and zeros:
+        result.notes[name] = (
+            f"{zeros} entries are exactly 0 under {_L1_PENALTIES[name]}={strength}, where the "
+            "L1 penalty has a kink; nudge them away from 0 before checking"
+        )
 
 
 def _check_loss(obj: Any, x: Array, y_true: Array, eps: float, result: GradcheckResult) -> None:
