@@ -131,3 +131,23 @@ def test_fashion_mnist_train_save_and_predict_pictures(tmp_path, data_dir):
         else:
             assert agree >= 0.9, (name, agree)
         assert right >= 0.7, (name, right)
+
+
+def test_output_problems_are_refused_before_training(tmp_path, capsys):
+    missing = tmp_path / "no" / "such" / "folder" / "m.snn"
+    assert main(["train", "--epochs", "5000", "--out", str(missing)]) == 1
+    captured = capsys.readouterr()
+    assert "the folder" in captured.err and "does not exist" in captured.err
+    assert "training on" not in captured.out        # refused before any training
+
+
+def test_negative_seed_is_an_argument_error(capsys):
+    with pytest.raises(SystemExit):
+        main(["train", "--seed", "-1"])
+    assert "expected an integer >= 0; got -1" in capsys.readouterr().err
+
+
+def test_missing_dataset_points_at_data_dir(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("SCRATCHNN_DATA_DIR", str(tmp_path))
+    assert main(["train", "--dataset", "fashion-mnist", "--no-download"]) == 1
+    assert "--data-dir" in capsys.readouterr().err

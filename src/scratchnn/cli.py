@@ -72,6 +72,16 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0; got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0; got {value}")
+    return value
+
+
 def _positive_float(text: str) -> float:
     try:
         value = float(text)
@@ -99,7 +109,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--decay", type=float, help="learning-rate decay (lr / (1 + decay*t))")
     train.add_argument("--samples", type=_positive_int,
                        help="generated data: samples per class; fashion-mnist: first N images")
-    train.add_argument("--seed", type=int, default=0, help="seed for data, weights, shuffling")
+    train.add_argument("--seed", type=_non_negative_int, default=0,
+                       help="seed for data, weights, shuffling")
     train.add_argument("--data-dir", help="folder holding fashion-mnist/ (default: "
                        "$SCRATCHNN_DATA_DIR, then a per-user cache)")
     train.add_argument("--no-download", action="store_true",
@@ -117,7 +128,8 @@ def build_parser() -> argparse.ArgumentParser:
                           help="default: guessed from the model's input width")
     evaluate.add_argument("--data-dir")
     evaluate.add_argument("--no-download", action="store_true")
-    evaluate.add_argument("--seed", type=int, default=1, help="seed of generated test data")
+    evaluate.add_argument("--seed", type=_non_negative_int, default=1,
+                          help="seed of generated test data")
 
     predict = commands.add_parser("predict", help="classify pictures with a Fashion-MNIST model")
     predict.add_argument("model", metavar="MODEL")
@@ -207,8 +219,20 @@ def _build_model(args: argparse.Namespace, n_features: int, n_classes: int) -> A
 # -- commands ----------------------------------------------------------------------------------
 
 
+def _check_outputs(args: argparse.Namespace) -> None:
+    """Refuse --out/--plot problems before training, not after (nothing trained is lost)."""
+    for option, path in (("--out", args.out), ("--plot", args.plot)):
+        if path:
+            folder = os.path.dirname(os.path.abspath(path))
+            if not os.path.isdir(folder):
+                raise FileNotFoundError(f"{option} {path}: the folder {folder} does not exist")
+    if args.plot:
+        import scratchnn.plot  # noqa: F401  (fails now, naming the extra, if matplotlib is missing)
+
+
 def _train(args: argparse.Namespace) -> int:
     recipe = RECIPES[args.dataset]
+    _check_outputs(args)
     X, y, X_test, y_test = _load_data(args, train=True)
     n_classes = 10 if args.dataset == "fashion-mnist" else 3
     model = _build_model(args, X.shape[1], n_classes)
@@ -315,5 +339,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("scratchnn: interrupted", file=sys.stderr)
         return 130
     except (ValueError, TypeError, OSError, ImportError, FloatingPointError) as error:
-        print(f"scratchnn: error: {error}", file=sys.stderr)
+        hint = ""
+        if isinstance(error, FileNotFoundError) and "fashion-mnist" in str(error):
+            hint = " (from the command line: --data-dir FOLDER, or drop --no-download)"
+        print(f"scratchnn: error: {error}{hint}", file=sys.stderr)
         return 1
