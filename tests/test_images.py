@@ -200,3 +200,24 @@ def test_predict_image_checks_the_model_output(tmp_path):
         predict_image(Wrong(), [])
     names = ("a", "b", "c")
     assert predict_image(Wrong(), [tmp_path / "x.png"], class_names=names) == [("a", 0.0)]
+
+
+def test_predict_image_names_the_model_input_width_and_the_picture_size(tmp_path):
+    import scratchnn as snn
+
+    Image.new("L", (28, 28)).save(tmp_path / "x.png")
+    model = snn.Model(
+        [snn.Dense(2, 3, rng=0), snn.Softmax()], loss=snn.CategoricalCrossentropy(), seed=0
+    )
+    message = (
+        r"the model takes 2 input values per sample but a picture of size \(28, 28\) "
+        r"gives 784 pixels"
+    )
+    with pytest.raises(ValueError, match=message):
+        predict_image(model, tmp_path / "x.png", class_names=("a", "b", "c"))
+    # A picture of 2 x 1 pixels suits it.
+    Image.new("L", (2, 1)).save(tmp_path / "tiny.png")
+    [(name, confidence)] = predict_image(
+        model, tmp_path / "tiny.png", class_names=("a", "b", "c"), size=(2, 1)
+    )
+    assert name in ("a", "b", "c") and 0 < confidence <= 1

@@ -129,6 +129,7 @@ def predict_image(
         paths = list(path_or_paths)
     if not paths:
         raise ValueError("path_or_paths is empty: give one picture's path or a list of paths")
+    _check_input_width(model, _check_size(size))
     X = load_images(paths, size=size, invert=invert)
     probabilities = np.asarray(model.predict(X))
     if probabilities.shape != (len(paths), len(class_names)):
@@ -140,6 +141,21 @@ def predict_image(
     return [
         (class_names[label], float(probabilities[row, label])) for row, label in enumerate(best)
     ]
+
+
+def _check_input_width(model: Any, size: tuple[int, int]) -> None:
+    """A model that knows its input width (a scratchnn Model) must take width * height pixels."""
+    finalize = getattr(model, "finalize", None)
+    if callable(finalize):
+        finalize()   # sets n_features from the first layer
+    n_features = getattr(model, "n_features", None)
+    width, height = size
+    if isinstance(n_features, int) and n_features != width * height:
+        raise ValueError(
+            f"the model takes {n_features} input values per sample but a picture of size "
+            f"{size} gives {width * height} pixels: pass the size the model was trained on "
+            "(size=(width, height) with width * height == the model's input width)"
+        )
 
 
 def _check_size(size: tuple[int, int]) -> tuple[int, int]:
