@@ -104,13 +104,14 @@ def accuracy(runner, X, y):
     return float(np.mean(np.argmax(probabilities, axis=1) == y))
 
 
-def training_section(title, sizes, names, data, reps, threads):
+def training_section(title, sizes, names, data, reps, threads, batch=None):
+    batch = batch or TRAIN_BATCH
     X, y = data["X_train"], data["y_train"]
     runners = {}
     for name in names:
-        runners[name] = _runners.CONTENDERS[name](sizes, X, y, TRAIN_BATCH)
+        runners[name] = _runners.CONTENDERS[name](sizes, X, y, batch)
     print(
-        f"\n== {title}: {'-'.join(map(str, sizes))}, batch {TRAIN_BATCH}, "
+        f"\n== {title}: {'-'.join(map(str, sizes))}, batch {batch}, "
         f"{reps} timed reps (+1 warm-up), interleaved ==",
         flush=True,
     )
@@ -123,7 +124,7 @@ def training_section(title, sizes, names, data, reps, threads):
             row["epochs_trained"] = reps + 1
         rows.append(row)
     add_ratios(rows)
-    return {"title": title, "sizes": list(sizes), "batch_size": TRAIN_BATCH, "rows": rows}, runners
+    return {"title": title, "sizes": list(sizes), "batch_size": batch, "rows": rows}, runners
 
 
 def add_ratios(rows):
@@ -342,7 +343,7 @@ def main(argv=None):
         "--reps", type=int, default=None, help="timed reps per measurement (default 5)"
     )
     parser.add_argument(
-        "--skip", default="", help="comma list of sections to skip: wide,inference,memory"
+        "--skip", default="", help="comma list of sections to skip: batches,wide,inference,memory"
     )
     parser.add_argument("--no-write", action="store_true", help="print only; leave results.* alone")
     parser.add_argument("--memory-child", default=None, help=argparse.SUPPRESS)
@@ -398,6 +399,13 @@ def main(argv=None):
         for sec in results["inference"]:
             print(table_inference(sec))
     del runners
+    if "batches" not in skip:
+        for batch in (32, 512):
+            title = f"small net, batch {batch}"
+            section, _ = training_section(title, SMALL, names, data, max(2, reps // 2 + 1),
+                                          threads, batch)
+            results["training"].append(section)
+            print(table_training(section))
     if "wide" not in skip:
         wide_reps = max(2, reps // 2 + 1)
         section, _ = training_section("wide net", WIDE, names, data, wide_reps, threads)
