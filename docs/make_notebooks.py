@@ -513,7 +513,8 @@ To keep the notebook quick, training uses a tenth of the data; the same network 
 
 `load_fashion_mnist` reads the files from `$SCRATCHNN_DATA_DIR/fashion-mnist` when that
 variable is set (as on the test machines, where nothing is downloaded); otherwise it downloads
-them once (about 30 MB) into `~/.cache/scratchnn`."""),
+them once (about 30 MB) into `~/.cache/scratchnn/fashion-mnist` (under `$XDG_CACHE_HOME` when
+that is set) and checks each file's MD5 checksum before keeping it."""),
     ("code", """\
 %matplotlib inline
 import os
@@ -624,12 +625,11 @@ for path in ("garment.png", "garment-photo.png"):
 ## Keeping the model
 
 `model.save` writes the layers, the trained parameters and the optimizer state to one file;
-`load_model` reads it back, ready to predict or to continue training."""),
+`snn.load_model` reads it back, ready to predict or to continue training. The file holds
+no pickle, so loading one never runs code."""),
     ("code", """\
-from scratchnn.io import load_model
-
 model.save(folder / "fashion.model")
-restored = load_model(folder / "fashion.model")
+restored = snn.load_model(folder / "fashion.model")
 same = np.array_equal(restored.predict_classes(X_test), model.predict_classes(X_test))
 print("same predictions:", same)"""),
 ]
