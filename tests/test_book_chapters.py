@@ -329,3 +329,103 @@ def test_ch10_training_loop_learns_with_each_optimizer(name):
         assert rates == sorted(rates, reverse=True)
     else:
         assert set(rates) == {optimizer.learning_rate}
+
+
+# -- chapter 14: L1/L2 regularisation, both ways the book adds the penalty ---------------------
+
+CH14_REGULARIZATION = """
+X, y = spiral_data(samples=100, classes=3)
+
+dense1 = Layer_Dense(2, 64, weight_regularizer_l2=5e-4, bias_regularizer_l2=5e-4)
+activation1 = Activation_ReLU()
+dense2 = Layer_Dense(64, 3)
+loss_activation = Activation_Softmax_Loss_CategoricalCrossentropy()
+optimizer = Optimizer_Adam(learning_rate=0.02, decay=5e-7)
+REMEMBER
+
+for epoch in range(EPOCHS):
+    dense1.forward(X)
+    activation1.forward(dense1.output)
+    dense2.forward(activation1.output)
+    data_loss = loss_activation.forward(dense2.output, y)
+    regularization_loss = REGULARIZATION
+    loss = data_loss + regularization_loss
+
+    predictions = np.argmax(loss_activation.output, axis=1)
+    accuracy = np.mean(predictions == y)
+    if not epoch % 100:
+        print(f'epoch: {epoch}, ' +
+              f'acc: {accuracy:.3f}, ' +
+              f'loss: {loss:.3f} (' +
+              f'data_loss: {data_loss:.3f}, ' +
+              f'reg_loss: {regularization_loss:.3f}), ' +
+              f'lr: {optimizer.current_learning_rate}')
+
+    loss_activation.backward(loss_activation.output, y)
+    dense2.backward(loss_activation.dinputs)
+    activation1.backward(dense2.dinputs)
+    dense1.backward(activation1.dinputs)
+
+    optimizer.pre_update_params()
+    optimizer.update_params(dense1)
+    optimizer.update_params(dense2)
+    optimizer.post_update_params()
+
+X_test, y_test = spiral_data(samples=100, classes=3)
+dense1.forward(X_test)
+activation1.forward(dense1.output)
+dense2.forward(activation1.output)
+loss = loss_activation.forward(dense2.output, y_test)
+predictions = np.argmax(loss_activation.output, axis=1)
+if len(y_test.shape) == 2:
+    y_test = np.argmax(y_test, axis=1)
+accuracy = np.mean(predictions == y_test)
+print(f'validation, acc: {accuracy:.3f}, loss: {loss:.3f}')
+"""
+
+REGULARIZATION_STYLES = {
+    # chapter 14: the penalty of each layer, passed in
+    "per-layer": (
+        "",
+        "loss_activation.loss.regularization_loss(dense1) + "
+        "loss_activation.loss.regularization_loss(dense2)",
+    ),
+    # chapter 18 onwards: the loss remembers the trainable layers and sums their penalties
+    "remembered": (
+        "loss_activation.loss.remember_trainable_layers([dense1, dense2])",
+        "loss_activation.loss.regularization_loss()",
+    ),
+}
+
+
+@pytest.mark.parametrize("style", list(REGULARIZATION_STYLES))
+def test_ch14_regularization_penalty_is_reported_and_the_model_generalises(style):
+    remember, penalty = REGULARIZATION_STYLES[style]
+    source = CH14_REGULARIZATION.replace("REMEMBER", remember)
+    source = source.replace("REGULARIZATION", penalty).replace("EPOCHS", "1001")
+    printed, env = run_program(source)
+    reg_losses = numbers("reg_loss", printed)
+    data_losses = numbers("data_loss", printed)
+    train_accuracies = numbers("acc", printed)[:-1]
+    assert len(reg_losses) == 11
+    # At the start the 0.01-scale weights give a tiny penalty; it grows as the weights do.
+    assert reg_losses[0] < 1e-3 < reg_losses[-1]
+    dense1, loss = env["dense1"], env["loss_activation"].loss
+    expected = 5e-4 * float(np.sum(dense1.weights**2) + np.sum(dense1.biases**2))
+    assert loss.regularization_loss(dense1) == pytest.approx(expected, rel=1e-5)
+    assert loss.regularization_loss(env["dense2"]) == 0
+    if style == "remembered":
+        assert loss.regularization_loss() == pytest.approx(expected, rel=1e-5)
+    assert data_losses[-1] < 0.6 and train_accuracies[-1] > 0.75
+    (validation_accuracy,) = numbers("validation, acc", printed)
+    assert validation_accuracy > 0.6   # held-out spiral points, chance 1/3
+
+
+def test_ch14_both_regularization_styles_give_the_same_run():
+    runs = []
+    for style in REGULARIZATION_STYLES:
+        remember, penalty = REGULARIZATION_STYLES[style]
+        source = CH14_REGULARIZATION.replace("REMEMBER", remember)
+        source = source.replace("REGULARIZATION", penalty).replace("EPOCHS", "201")
+        runs.append(run_program(source)[0])
+    assert runs[0] == runs[1]
