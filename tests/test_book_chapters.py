@@ -429,3 +429,102 @@ def test_ch14_both_regularization_styles_give_the_same_run():
         source = source.replace("REGULARIZATION", penalty).replace("EPOCHS", "201")
         runs.append(run_program(source)[0])
     assert runs[0] == runs[1]
+
+
+# -- chapter 15: dropout -----------------------------------------------------------------------
+
+CH15_DROPOUT = """
+X, y = spiral_data(samples=100, classes=3)
+
+dense1 = Layer_Dense(2, 64, weight_regularizer_l2=5e-4, bias_regularizer_l2=5e-4)
+activation1 = Activation_ReLU()
+dropout1 = Layer_Dropout(0.1)
+dense2 = Layer_Dense(64, 3)
+loss_activation = Activation_Softmax_Loss_CategoricalCrossentropy()
+optimizer = Optimizer_Adam(learning_rate=0.05, decay=5e-5)
+
+for epoch in range(EPOCHS):
+    dense1.forward(X)
+    activation1.forward(dense1.output)
+    dropout1.forward(activation1.output)
+    dense2.forward(dropout1.output)
+    data_loss = loss_activation.forward(dense2.output, y)
+    regularization_loss = \\
+        loss_activation.loss.regularization_loss(dense1) + \\
+        loss_activation.loss.regularization_loss(dense2)
+    loss = data_loss + regularization_loss
+
+    predictions = np.argmax(loss_activation.output, axis=1)
+    accuracy = np.mean(predictions == y)
+    if not epoch % 100:
+        print(f'epoch: {epoch}, ' +
+              f'acc: {accuracy:.3f}, ' +
+              f'loss: {loss:.3f} (' +
+              f'data_loss: {data_loss:.3f}, ' +
+              f'reg_loss: {regularization_loss:.3f}), ' +
+              f'lr: {optimizer.current_learning_rate}')
+
+    loss_activation.backward(loss_activation.output, y)
+    dense2.backward(loss_activation.dinputs)
+    dropout1.backward(dense2.dinputs)
+    activation1.backward(dropout1.dinputs)
+    dense1.backward(activation1.dinputs)
+
+    optimizer.pre_update_params()
+    optimizer.update_params(dense1)
+    optimizer.update_params(dense2)
+    optimizer.post_update_params()
+
+X_test, y_test = spiral_data(samples=100, classes=3)
+dense1.forward(X_test)
+activation1.forward(dense1.output)
+dense2.forward(activation1.output)
+loss = loss_activation.forward(dense2.output, y_test)
+predictions = np.argmax(loss_activation.output, axis=1)
+accuracy = np.mean(predictions == y_test)
+print(f'validation, acc: {accuracy:.3f}, loss: {loss:.3f}')
+"""
+
+
+def test_ch15_dropout_drops_while_the_book_loop_trains():
+    printed, env = run_program(CH15_DROPOUT.replace("EPOCHS", "1001"))
+    dropout1 = env["dropout1"]
+    # Chapter 15's forward(inputs) always drops (the book adds ``training`` in chapter 18):
+    # about 10 % of the values are zeroed and the rest scaled by 1 / 0.9.
+    mask = dropout1.binary_mask
+    assert mask is not None and mask.shape == dropout1.inputs.shape
+    np.testing.assert_allclose(np.unique(mask), [0, 1 / 0.9], rtol=1e-6)
+    assert 0.07 < np.mean(mask == 0) < 0.13
+    np.testing.assert_allclose(dropout1.output, dropout1.inputs * mask, rtol=1e-6)
+    np.testing.assert_allclose(dropout1.dinputs, env["dense2"].dinputs * mask, rtol=1e-6)
+    losses, accuracies = numbers("data_loss", printed), numbers("acc", printed)
+    assert losses[0] == pytest.approx(LOG3, abs=1e-2)
+    assert losses[-1] < 0.85 and accuracies[-2] > 0.6   # measured 0.684 and 0.723
+    (validation_accuracy,) = numbers("validation, acc", printed)
+    assert validation_accuracy > 0.6
+
+
+CH18_DROPOUT_TRAINING_FLAG = """
+X, y = spiral_data(samples=100, classes=3)
+dense1 = Layer_Dense(2, 64)
+activation1 = Activation_ReLU()
+dropout1 = Layer_Dropout(0.1)
+
+dense1.forward(X, training=True)
+activation1.forward(dense1.output, training=True)
+dropout1.forward(activation1.output, training=True)
+training_output = dropout1.output.copy()
+dropout1.forward(activation1.output, training=False)
+inference_output = dropout1.output.copy()
+dropout1.forward(activation1.output, False)
+positional_output = dropout1.output.copy()
+"""
+
+
+def test_ch18_dropout_forward_takes_the_training_flag():
+    _, env = run_program(CH18_DROPOUT_TRAINING_FLAG)
+    inputs = env["activation1"].output
+    np.testing.assert_array_equal(env["inference_output"], inputs)
+    np.testing.assert_array_equal(env["positional_output"], inputs)
+    dropped = (env["training_output"] == 0) & (inputs != 0)
+    assert dropped.any()

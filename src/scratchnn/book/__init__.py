@@ -110,10 +110,18 @@ class Layer_Dense(Dense):
 
 
 class Layer_Dropout(Dropout):
-    """The book's ``Layer_Dropout(rate)``: ``rate`` is the fraction of neurons dropped."""
+    """The book's ``Layer_Dropout(rate)``: ``rate`` is the fraction of neurons dropped.
+
+    ``forward(inputs)`` drops, as chapter 15's ``forward(self, inputs)`` always does; chapter
+    18 adds ``training`` and always passes it (the Model does too), so ``training`` defaults to
+    ``True`` here where the library's ``Dropout`` defaults to ``False``.
+    """
 
     def __init__(self, rate: float) -> None:
         super().__init__(rate, rng=_book_random_state)
+
+    def forward(self, inputs: Any, training: bool = True) -> Any:
+        return super().forward(inputs, training)
 
 
 class Activation_ReLU(ReLU):
