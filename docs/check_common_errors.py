@@ -205,7 +205,7 @@ ENTRIES: list[tuple[str, Callable[[], Any]]] = [
      lambda: snn.Model([snn.Dense(2, 3), snn.Softmax()], optimizer=snn.SGD()).fit(X, Y)),
     ("gradcheck needs float64 parameters; Dense holds float32: build it with "
      "dtype=numpy.float64", lambda: snn.gradcheck(snn.Dense(2, 3), X[:4])),
-    ("training diverged at epoch 1, step 0: the loss became nan (learning rate 1e+30). The "
+    ("training diverged at epoch 2, step 0: the loss became nan (learning rate 1e+30). The "
      "parameters of the last step with a healthy loss were kept. Try a lower learning_rate "
      "(e.g. 10x smaller), more decay, or inputs scaled to about [-1, 1].",
      lambda: model(optimizer=snn.SGD(learning_rate=1e30)).fit(X, Y, epochs=5, verbose=0)),

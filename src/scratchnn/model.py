@@ -424,8 +424,11 @@ class Model:
         Raises
         ------
         TrainingDivergedError
-            When the loss stops being finite; the parameters of the last step with a finite
-            loss are restored first.
+            When the loss stops being finite, when a cross-entropy's running mean over the
+            epoch climbs to the probability clip ceiling (half of -log(1e-7) for categorical,
+            a quarter for binary; a run that starts there gets its first epoch to come down),
+            or when the parameters overflow. The parameters from before the last update are
+            restored first.
         """
         self._ensure_finalized()
         self._require(optimizer=True)
@@ -853,7 +856,9 @@ def _diverged_message(
         )
         happened = f"the loss became {loss}{what}"
     return (
-        f"training diverged at epoch {epoch}, step {step}: {happened} "
+        # Epochs count from 1 as in the progress lines ("Epoch 1/5"), steps from 0 as in the
+        # book's "step: 0" lines.
+        f"training diverged at epoch {epoch + 1}, step {step}: {happened} "
         f"(learning rate {rate:g}). The parameters of the last step with a healthy loss were "
         "kept. Try a lower learning_rate (e.g. 10x smaller), more decay, or inputs scaled "
         "to about [-1, 1]."
