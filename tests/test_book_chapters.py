@@ -676,3 +676,157 @@ def test_ch17_regression_fits_the_sine(loss):
     # sine's variance (measured 0.003 % with MSE, 0.3 % with MAE at 1001 epochs).
     residual = np.mean((fitted - env["y_test"]) ** 2)
     assert residual < 0.05 * np.var(env["y_test"])
+
+
+# -- chapters 18-22: the Model object ----------------------------------------------------------
+
+CH19_CLASSIFIER_MODEL = """
+X, y = spiral_data(samples=100, classes=3)
+X_test, y_test = spiral_data(samples=100, classes=3)
+
+model = Model()
+model.add(Layer_Dense(2, 64, weight_regularizer_l2=5e-4, bias_regularizer_l2=5e-4))
+model.add(Activation_ReLU())
+model.add(Layer_Dropout(0.1))
+model.add(Layer_Dense(64, 3))
+model.add(Activation_Softmax())
+model.set(
+    loss=Loss_CategoricalCrossentropy(),
+    optimizer=Optimizer_Adam(learning_rate=0.05, decay=5e-5),
+    accuracy=Accuracy_Categorical()
+)
+model.finalize()
+model.train(X, y, validation_data=(X_test, y_test), epochs=EPOCHS, print_every=100)
+model.evaluate(X_test, y_test)
+
+# chapter 21: parameters out of one model and into another
+parameters = model.get_parameters()
+
+model = Model()
+model.add(Layer_Dense(2, 64, weight_regularizer_l2=5e-4, bias_regularizer_l2=5e-4))
+model.add(Activation_ReLU())
+model.add(Layer_Dropout(0.1))
+model.add(Layer_Dense(64, 3))
+model.add(Activation_Softmax())
+model.set(loss=Loss_CategoricalCrossentropy(), accuracy=Accuracy_Categorical())
+model.finalize()
+model.set_parameters(parameters)
+model.evaluate(X_test, y_test)
+
+model.save_parameters('spiral.parms')
+model = Model()
+model.add(Layer_Dense(2, 64, weight_regularizer_l2=5e-4, bias_regularizer_l2=5e-4))
+model.add(Activation_ReLU())
+model.add(Layer_Dropout(0.1))
+model.add(Layer_Dense(64, 3))
+model.add(Activation_Softmax())
+model.set(loss=Loss_CategoricalCrossentropy(), accuracy=Accuracy_Categorical())
+model.finalize()
+model.load_parameters('spiral.parms')
+model.evaluate(X_test, y_test)
+
+model.save('spiral.model')
+model = Model.load('spiral.model')
+model.evaluate(X_test, y_test)
+
+# chapter 22: predictions
+confidences = model.predict(X_test[:5])
+predictions = model.output_layer_activation.predictions(confidences)
+print(predictions)
+print(y_test[:5])
+"""
+
+
+def test_ch19_to_22_classifier_model_trains_saves_loads_and_predicts(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)   # the book saves next to the script
+    printed, env = run_program(CH19_CLASSIFIER_MODEL.replace("EPOCHS", "1000"))
+    lines = printed.splitlines()
+    assert lines[0] == "epoch: 1"
+    assert sum(line.startswith("epoch: ") for line in lines) == 1000
+    training = [line for line in lines if line.startswith("training, ")]
+    assert len(training) == 1000
+    first, last = (numbers("data_loss", training[i])[0] for i in (0, -1))
+    assert first == pytest.approx(LOG3, abs=1e-2) and last < 0.75
+    assert numbers("acc", training[-1])[0] > 0.6   # measured 0.69 (dropout on), chance 1/3
+    validations = [line for line in lines if line.startswith("validation, ")]
+    # 1000 during training, then evaluate after training, after set_parameters, after
+    # load_parameters and after Model.load: the last four are the same weights, same numbers.
+    assert len(validations) == 1004
+    assert len(set(validations[-4:])) == 1 and validations[-4] == validations[-5]
+    assert numbers("acc", validations[-1])[0] > 0.6
+    assert (tmp_path / "spiral.parms").is_file() and (tmp_path / "spiral.model").is_file()
+    confidences, predictions = env["confidences"], env["predictions"]
+    assert confidences.shape == (5, 3)
+    np.testing.assert_allclose(confidences.sum(axis=1), 1, rtol=1e-5)
+    np.testing.assert_array_equal(predictions, np.argmax(confidences, axis=1))
+    assert isinstance(env["model"], book.Model)
+
+
+CH18_BINARY_MODEL = """
+X, y = spiral_data(samples=100, classes=2)
+y = y.reshape(-1, 1)
+X_test, y_test = spiral_data(samples=100, classes=2)
+y_test = y_test.reshape(-1, 1)
+
+model = Model()
+model.add(Layer_Dense(2, 64, weight_regularizer_l2=5e-4, bias_regularizer_l2=5e-4))
+model.add(Activation_ReLU())
+model.add(Layer_Dense(64, 1))
+model.add(Activation_Sigmoid())
+model.set(
+    loss=Loss_BinaryCrossentropy(),
+    optimizer=Optimizer_Adam(decay=5e-7),
+    accuracy=Accuracy_Categorical(binary=True)
+)
+model.finalize()
+model.train(X, y, validation_data=(X_test, y_test), epochs=EPOCHS, print_every=100)
+
+confidences = model.predict(X_test[:5])
+predictions = model.output_layer_activation.predictions(confidences)
+"""
+
+
+def test_ch18_binary_model_learns_with_binary_accuracy():
+    printed, env = run_program(CH18_BINARY_MODEL.replace("EPOCHS", "2000"))
+    training = [line for line in printed.splitlines() if line.startswith("training, ")]
+    assert numbers("data_loss", training[0])[0] == pytest.approx(math.log(2), abs=1e-2)
+    assert numbers("data_loss", training[-1])[0] < 0.6
+    assert numbers("acc", training[-1])[0] > 0.7
+    predictions = env["predictions"]
+    assert predictions.shape == (5, 1)
+    np.testing.assert_array_equal(predictions, (env["confidences"] > 0.5) * 1)
+
+
+CH18_REGRESSION_MODEL = """
+X, y = sine_data()
+
+model = Model()
+model.add(Layer_Dense(1, 64))
+model.add(Activation_ReLU())
+model.add(Layer_Dense(64, 64))
+model.add(Activation_ReLU())
+model.add(Layer_Dense(64, 1))
+model.add(Activation_Linear())
+model.set(
+    loss=Loss_MeanSquaredError(),
+    optimizer=Optimizer_Adam(learning_rate=0.005, decay=1e-3),
+    accuracy=Accuracy_Regression()
+)
+model.finalize()
+model.train(X, y, epochs=EPOCHS, print_every=100)
+
+X_test, y_test = sine_data()
+output = model.predict(X_test)
+"""
+
+
+def test_ch18_regression_model_fits_the_sine():
+    printed, env = run_program(CH18_REGRESSION_MODEL.replace("EPOCHS", "1000"))
+    training = [line for line in printed.splitlines() if line.startswith("training, ")]
+    assert len(training) == 1000
+    assert numbers("data_loss", training[-1])[0] < 0.01   # from 0.5 at the start
+    output, y_test = env["output"], env["y_test"]
+    assert output.shape == (1000, 1)
+    assert np.mean((output - y_test) ** 2) < 0.05 * np.var(y_test)
+    accuracy = env["model"].accuracy
+    assert accuracy.precision == pytest.approx(np.std(env["y"]) / 250, rel=1e-5)

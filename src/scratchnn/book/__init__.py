@@ -108,6 +108,29 @@ class Layer_Dense(Dense):
             rng=_book_random_state,
         )
 
+    def get_parameters(self) -> tuple[Any, Any]:
+        """The book's chapter-21 ``(weights, biases)`` (the arrays themselves, not copies)."""
+        return self.weights, self.biases
+
+    def set_parameters(self, weights: Any, biases: Any) -> None:
+        """The book's chapter-21 setter: the layer takes ``weights`` and ``biases``.
+
+        They are kept in the layer's dtype and must have its shapes.
+        """
+        from .._validation import as_float_array
+
+        new = []
+        pairs = (("weights", weights, self.weights), ("biases", biases, self.biases))
+        for name, value, own in pairs:
+            array = as_float_array(value, name, self.dtype)
+            if array.shape != own.shape:
+                raise ValueError(
+                    f"{name} of Layer_Dense({self.n_inputs}, {self.n_neurons}) must be shaped "
+                    f"{own.shape}; got {array.shape}"
+                )
+            new.append(array)
+        self.weights, self.biases = new
+
 
 class Layer_Dropout(Dropout):
     """The book's ``Layer_Dropout(rate)``: ``rate`` is the fraction of neurons dropped.
@@ -193,6 +216,39 @@ class Model(_Model):
 
     def set(self, *, loss: Any = None, optimizer: Any = None, accuracy: Any = None) -> None:
         super().set(loss=loss, optimizer=optimizer, accuracy=accuracy)
+
+    def finalize(self) -> None:
+        """Also make the book's ``input_layer`` and ``softmax_classifier_output``."""
+        super().finalize()
+        self.input_layer = Layer_Input()
+        self.softmax_classifier_output = (
+            Activation_Softmax_Loss_CategoricalCrossentropy() if self._fused else None
+        )
+
+    def forward(self, X: Any, training: bool) -> Any:
+        """The book's ``forward``: every layer in turn; returns the last layer's output."""
+        self._ensure_finalized()
+        self.input_layer.forward(X, training)
+        return self._forward(X, training)
+
+    def backward(self, output: Any, y: Any) -> None:
+        """The book's ``backward``: the loss's gradient back through every layer.
+
+        With Softmax last and categorical cross-entropy, the fused gradient is used and the
+        Softmax layer's ``dinputs`` set from it, as the book does.
+        """
+        self._ensure_finalized()
+        self._require(optimizer=False)
+        assert self.loss is not None
+        if self.softmax_classifier_output is not None:
+            dvalues = self.softmax_classifier_output.backward(output, y)
+            self.layers[-1].dinputs = dvalues
+            layers = self.layers[:-1]
+        else:
+            dvalues = self.loss.backward(output, y)
+            layers = self.layers
+        for layer in reversed(layers):
+            dvalues = layer.backward(dvalues)
 
     def train(
         self,
