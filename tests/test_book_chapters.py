@@ -830,3 +830,64 @@ def test_ch18_regression_model_fits_the_sine():
     assert np.mean((output - y_test) ** 2) < 0.05 * np.var(y_test)
     accuracy = env["model"].accuracy
     assert accuracy.precision == pytest.approx(np.std(env["y"]) / 250, rel=1e-5)
+
+
+# -- the book Model's internals, as chapter 18-19 code touches them ----------------------------
+
+CH19_MODEL_INTERNALS = """
+X, y = spiral_data(samples=100, classes=3)
+
+model = Model()
+model.add(Layer_Dense(2, 64, weight_regularizer_l2=5e-4, bias_regularizer_l2=5e-4))
+model.add(Activation_ReLU())
+model.add(Layer_Dense(64, 3))
+model.add(Activation_Softmax())
+model.set(loss=Loss_CategoricalCrossentropy(),
+          optimizer=Optimizer_Adam(learning_rate=0.05, decay=5e-5),
+          accuracy=Accuracy_Categorical())
+model.finalize()
+
+model.accuracy.init(y)
+for epoch in range(EPOCHS):
+    model.loss.new_pass()
+    model.accuracy.new_pass()
+    for step in range(3):
+        batch_X = X[step::3]   # every third sample: each batch holds all classes
+        batch_y = y[step::3]
+        output = model.forward(batch_X, training=True)
+        data_loss, regularization_loss = model.loss.calculate(
+            output, batch_y, include_regularization=True)
+        predictions = model.output_layer_activation.predictions(output)
+        accuracy = model.accuracy.calculate(predictions, batch_y)
+        model.backward(output, batch_y)
+        model.optimizer.pre_update_params()
+        for layer in model.trainable_layers:
+            model.optimizer.update_params(layer)
+        model.optimizer.post_update_params()
+    epoch_data_loss, epoch_regularization_loss = \\
+        model.loss.calculate_accumulated(include_regularization=True)
+    epoch_accuracy = model.accuracy.calculate_accumulated()
+    if not epoch % 50:
+        print(f'epoch: {epoch}, acc: {epoch_accuracy:.3f}, ' +
+              f'data_loss: {epoch_data_loss:.3f}, reg_loss: {epoch_regularization_loss:.3f}')
+
+weights, biases = model.layers[0].get_parameters()
+model.accuracy.init(y, reinit=True)
+"""
+
+
+def test_ch19_custom_loop_through_model_internals_learns():
+    printed, env = run_program(CH19_MODEL_INTERNALS.replace("EPOCHS", "301"))
+    losses, accuracies = numbers("data_loss", printed), numbers("acc", printed)
+    assert len(losses) == 7
+    assert losses[0] < LOG3 + 1e-2   # measured 0.362 and 0.850 at epoch 300:
+    assert losses[-1] < 0.6 and accuracies[-1] > 0.7
+    model = env["model"]
+    assert isinstance(model.input_layer, book.Layer_Input)
+    assert model.trainable_layers == [model.layers[0], model.layers[2]]
+    assert model.output_layer_activation is model.layers[-1]
+    assert env["weights"] is model.layers[0].weights and env["biases"].shape == (1, 64)
+    assert env["regularization_loss"] == pytest.approx(
+        model.loss.regularization_loss(model.layers[0]), rel=1e-5
+    )
+    assert model.optimizer.iterations == 3 * 301
