@@ -893,3 +893,23 @@ def test_ch19_custom_loop_through_model_internals_learns():
         model.loss.regularization_loss(model.layers[0]), rel=1e-6
     )
     assert model.optimizer.iterations == 3 * 301
+
+
+def test_a_loaded_book_model_runs_forward_and_backward(tmp_path):
+    from scratchnn.book import datasets as book_datasets
+
+    book.init()
+    X, y = book_datasets.spiral_data(samples=30, classes=3)
+    model = book.Model()
+    model.add(book.Layer_Dense(2, 8))
+    model.add(book.Activation_ReLU())
+    model.add(book.Layer_Dense(8, 3))
+    model.add(book.Activation_Softmax())
+    model.set(loss=book.Loss_CategoricalCrossentropy(), optimizer=book.Optimizer_Adam(),
+              accuracy=book.Accuracy_Categorical())
+    model.finalize()
+    model.save(tmp_path / "m.model")
+    loaded = book.Model.load(tmp_path / "m.model")
+    output = loaded.forward(X, training=False)
+    loaded.backward(output, y)
+    np.testing.assert_allclose(output, model.forward(X, training=False))

@@ -633,3 +633,67 @@ def test_set_parameters_names_an_entry_that_is_not_a_list():
     model = snn.Model([snn.Dense(2, 3, rng=0), snn.Softmax()])
     with pytest.raises(TypeError, match=r"parameters\[0\] must be a list \[weights, biases\]"):
         model.set_parameters([1])
+
+
+def test_the_same_layer_object_twice_is_refused():
+    relu = snn.ReLU()
+    model = snn.Model([snn.Dense(2, 8, rng=0), relu, snn.Dense(8, 8, rng=1), relu,
+                       snn.Dense(8, 3, rng=2), snn.Softmax()],
+                      loss=snn.CategoricalCrossentropy(), optimizer=snn.Adam())
+    with pytest.raises(ValueError, match=r"layer 3 \(ReLU\) is the same object as layer 1.*"
+                                         r"ReLU\(\) twice"):
+        model.finalize()
+
+
+def test_a_dense_shared_by_two_models_trains_in_both():
+    X, y = spiral_data(samples=50, classes=3, rng=0)
+    shared = snn.Dense(8, 3, rng=1)
+    first = snn.Model([snn.Dense(2, 8, rng=0), snn.ReLU(), shared, snn.Softmax()],
+                      loss=snn.CategoricalCrossentropy(), optimizer=snn.Adam(), seed=0)
+    first.fit(X, y, epochs=2, verbose=0)
+    second = snn.Model([shared, snn.Softmax()], loss=snn.CategoricalCrossentropy(),
+                       optimizer=snn.Adam(), seed=0)
+    second.fit(np.ones((10, 8), dtype=np.float32), np.zeros(10, dtype=int), verbose=0)
+    first.fit(X, y, epochs=2, verbose=0)          # used to fail: shared had lost its dinputs
+    assert np.isfinite(first.layers[0].weights).all()
+
+
+def test_an_optimizer_reused_for_many_models_keeps_none_alive():
+    import gc
+    import weakref
+
+    optimizer = snn.Adam()
+    X, y = spiral_data(samples=20, classes=3, rng=0)
+    refs = []
+    for seed in range(3):
+        model = snn.Model([snn.Dense(2, 4, rng=seed), snn.Softmax()],
+                          loss=snn.CategoricalCrossentropy(), optimizer=optimizer, seed=seed)
+        model.fit(X, y, verbose=0)
+        refs.append(weakref.ref(model.layers[0]))
+        del model
+    gc.collect()
+    assert [ref() for ref in refs] == [None, None, None]
+    assert len(optimizer._state) == 0
+
+
+def test_loading_a_model_leaves_the_library_generator_alone(tmp_path):
+    model = snn.Model([snn.Dense(2, 3, rng=0), snn.Softmax()],
+                      loss=snn.CategoricalCrossentropy(), optimizer=snn.SGD())
+    model.save(tmp_path / "m.snn")
+    snn.seed(5)
+    expected = snn.Dense(2, 3).weights
+    snn.seed(5)
+    snn.load_model(tmp_path / "m.snn")
+    np.testing.assert_array_equal(snn.Dense(2, 3).weights, expected)
+
+
+def test_divergence_closes_the_progress_bar(capfd):
+    X, y = spiral_data(samples=50, classes=3, rng=0)
+    model = snn.Model([snn.Dense(2, 8, rng=0), snn.ReLU(), snn.Dense(8, 3, rng=1),
+                       snn.Softmax()],
+                      loss=snn.CategoricalCrossentropy(), optimizer=snn.SGD(learning_rate=1e30),
+                      seed=0)
+    with pytest.raises(snn.TrainingDivergedError, match="fresh optimizer"):
+        model.fit(X, y, epochs=5, batch_size=10, verbose=1)
+    err = capfd.readouterr().err
+    assert err.endswith("\n")                      # the bar's line was closed

@@ -190,7 +190,16 @@ class Model:
         width: int | None = None
         previous: Layer | None = None
         dtypes = set()
+        seen: dict[int, int] = {}
         for index, layer in enumerate(self.layers):
+            if id(layer) in seen:
+                name = type(layer).__name__
+                raise ValueError(
+                    f"layer {index} ({_describe_layer(layer)}) is the same object as layer "
+                    f"{seen[id(layer)]}; a layer keeps its inputs for the backward pass, so each "
+                    f"position needs its own instance, e.g. {name}() twice"
+                )
+            seen[id(layer)] = index
             if isinstance(layer, Dense):
                 dtypes.add(layer.dtype)
                 if width is not None and layer.n_inputs != width:
@@ -212,10 +221,7 @@ class Model:
         self.trainable_layers = [layer for layer in self.layers if layer.trainable]
         first = next(layer for layer in self.layers if isinstance(layer, Dense))
         self.n_features = first.n_inputs
-        # Nobody needs d(loss)/d(X): the first Dense skips that matrix product.
-        for layer in self.layers:
-            if isinstance(layer, Dense):
-                layer.needs_dinputs = layer is not self.layers[0]
+        self._claim_first_layer()
         # Dropout layers built without an rng draw from the model's seeded stream instead of
         # the shared library generator, so a seeded model (and a resumed one) is reproducible.
         dropouts = [layer for layer in self.layers if isinstance(layer, Dropout)]
@@ -237,6 +243,16 @@ class Model:
             self.loss, CategoricalCrossentropy
         )
         self._finalized = True
+
+    def _claim_first_layer(self) -> None:
+        """Nobody needs d(loss)/d(X): the first Dense skips that matrix product.
+
+        Set again at every fit, since a Dense shared with another model may have been told
+        otherwise there.
+        """
+        for layer in self.layers:
+            if isinstance(layer, Dense):
+                layer.needs_dinputs = layer is not self.layers[0]
 
     @property
     def output_layer_activation(self) -> Layer:
@@ -432,6 +448,7 @@ class Model:
         """
         self._ensure_finalized()
         self._require(optimizer=True)
+        self._claim_first_layer()
         epochs = check_non_negative_int(epochs, "epochs")
         batch_size = self._check_batch_size(batch_size)
         validation_split = check_real(
@@ -521,6 +538,8 @@ class Model:
                             and self.loss.calculate_accumulated() > limit
                         ):
                             self._restore(backup)
+                            if bar is not None:
+                                bar.tqdm.close()
                             raise TrainingDivergedError(_diverged_message(
                                 epoch, step, data_loss, self.optimizer
                             ))
@@ -742,8 +761,11 @@ class Model:
             loss=build("loss", config.get("loss")),
             optimizer=build("optimizer", config.get("optimizer")),
             accuracy=build("accuracy", config.get("accuracy")),
-            seed=config.get("seed"),
+            # Without a seed, Model() would draw one from the library generator; a file
+            # restores the generators anyway, so a placeholder leaves the user's stream alone.
+            seed=0 if config.get("seed") is None else config["seed"],
         )
+        model.seed = config.get("seed")
         return model
 
     # -- files (scratchnn.io: a safe format, never pickle) ----------------------------------
@@ -861,7 +883,8 @@ def _diverged_message(
         f"training diverged at epoch {epoch + 1}, step {step}: {happened} "
         f"(learning rate {rate:g}). The parameters of the last step with a healthy loss were "
         "kept. Try a lower learning_rate (e.g. 10x smaller), more decay, or inputs scaled "
-        "to about [-1, 1]."
+        "to about [-1, 1], with a fresh optimizer (this one's momentum and caches hold the "
+        "blown-up steps)."
     )
 
 

@@ -8,6 +8,7 @@ with ``layer.parameters()``; updates are applied in place, so a step allocates l
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 import numpy as np
@@ -29,11 +30,15 @@ class Optimizer:
         self.decay = check_real(decay, "decay", low=0.0)
         self.current_learning_rate = self.learning_rate
         self.iterations = 0
-        # id(layer) -> (layer, [slots of parameter 0, slots of parameter 1, ...])
-        self._state: dict[int, tuple[Layer, list[dict[str, Array]]]] = {}
-        # id(param) -> a scratch array shaped like it: the updates below write every
-        # intermediate there (``out=``) instead of allocating temporaries each step.
-        self._scratch: dict[int, Array] = {}
+        # layer -> [slots of parameter 0, slots of parameter 1, ...]; weak, so an optimizer
+        # reused for several models does not keep the discarded ones alive.
+        self._state: weakref.WeakKeyDictionary[Layer, list[dict[str, Array]]] = (
+            weakref.WeakKeyDictionary()
+        )
+        # (shape, dtype) -> a scratch array: the updates below write every intermediate there
+        # (``out=``) instead of allocating temporaries each step. Its contents never outlive
+        # one update, so parameters of the same shape share it.
+        self._scratch: dict[tuple[tuple[int, ...], np.dtype], Array] = {}
 
     def pre_update_params(self) -> None:
         """Set ``current_learning_rate`` for this step: ``lr / (1 + decay * iterations)``."""
@@ -60,27 +65,26 @@ class Optimizer:
 
     def _buffer(self, param: Array) -> Array:
         """Scratch space shaped like ``param`` (its contents never outlive one update)."""
-        buffer = self._scratch.get(id(param))
-        if buffer is None or buffer.shape != param.shape or buffer.dtype != param.dtype:
-            buffer = np.empty_like(param)
-            self._scratch[id(param)] = buffer
+        key = (param.shape, param.dtype)
+        buffer = self._scratch.get(key)
+        if buffer is None:
+            buffer = self._scratch[key] = np.empty(param.shape, dtype=param.dtype)
         return buffer
 
     def get_slots(self, layer: Layer) -> list[dict[str, Array]]:
         """The state arrays of ``layer``'s parameters (zeros on first use)."""
-        entry = self._state.get(id(layer))
-        if entry is None or entry[0] is not layer:
+        slots = self._state.get(layer)
+        if slots is None:
             slots = [
                 {name: np.zeros_like(param) for name in self.slot_names}
                 for param in layer.parameters()
             ]
-            entry = (layer, slots)
-            self._state[id(layer)] = entry
-        return entry[1]
+            self._state[layer] = slots
+        return slots
 
     def set_slots(self, layer: Layer, slots: list[dict[str, Array]]) -> None:
         """Restore state saved with :meth:`get_slots` (used when loading a model)."""
-        self._state[id(layer)] = (layer, slots)
+        self._state[layer] = slots
 
     def get_config(self) -> dict[str, Any]:
         return {"learning_rate": self.learning_rate, "decay": self.decay}

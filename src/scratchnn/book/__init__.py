@@ -325,4 +325,5 @@ class Model(_Model):
         loaded = load_model(path)
         model = Model.__new__(Model)
         model.__dict__.update(loaded.__dict__)
+        model.finalize()   # the book's own attributes (input_layer, ...) for forward/backward
         return model
