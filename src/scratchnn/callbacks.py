@@ -12,7 +12,6 @@ validation data. Set ``self.model.stop_training = True`` to stop after the curre
 
 from __future__ import annotations
 
-import csv
 import inspect
 import math
 import os
@@ -92,6 +91,24 @@ def _mode_for(monitor: str, mode: str) -> str:
     return "max" if "acc" in monitor else "min"
 
 
+def _monitored(callback: str, monitor: str, logs: Logs | None) -> float:
+    """``logs[monitor]``, or a ValueError listing what this training does log."""
+    logs = logs or {}
+    if monitor not in logs:
+        raise ValueError(
+            f"{callback} monitors {monitor!r}, which this training does not log; "
+            f"available: {', '.join(sorted(logs))}"
+            + (" (val_* metrics need validation_data or validation_split)"
+               if monitor.startswith("val_") else "")
+        )
+    return logs[monitor]
+
+
+def _worst(mode: str) -> float:
+    """The starting "best" value: anything logged improves on it."""
+    return math.inf if mode == "min" else -math.inf
+
+
 class EarlyStopping(Callback):
     """Stop when ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs.
 
@@ -130,7 +147,7 @@ class EarlyStopping(Callback):
 
     def on_train_begin(self, logs: Logs | None = None) -> None:
         self.wait = 0
-        self.best = math.inf if self.mode == "min" else -math.inf
+        self.best = _worst(self.mode)
         self.best_epoch: int | None = None
         self.best_parameters: list[list[np.ndarray]] | None = None
         self.stopped_epoch = None
@@ -141,15 +158,7 @@ class EarlyStopping(Callback):
         return value > self.best + self.min_delta
 
     def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
-        logs = logs or {}
-        if self.monitor not in logs:
-            raise ValueError(
-                f"EarlyStopping monitors {self.monitor!r}, which this training does not log; "
-                f"available: {', '.join(sorted(logs))}"
-                + (" (val_* metrics need validation_data or validation_split)"
-                   if self.monitor.startswith("val_") else "")
-            )
-        value = logs[self.monitor]
+        value = _monitored("EarlyStopping", self.monitor, logs)
         if self._improved(value):
             self.best, self.best_epoch, self.wait = value, epoch, 0
             if self.restore_best_weights:
@@ -229,6 +238,8 @@ class CSVLogger(Callback):
         logs = logs or {}
         if self._keys is None:
             self._keys = ["epoch", *sorted(logs)]
+            import csv  # only CSVLogger needs it: kept out of import scratchnn
+
             self._writer = csv.writer(self._file, delimiter=self.separator)
             if not self._has_header:
                 self._writer.writerow(self._keys)
@@ -278,22 +289,14 @@ class ModelCheckpoint(Callback):
         self.monitor = monitor
         self.save_best_only = bool(save_best_only)
         self.mode = _mode_for(monitor, mode)
-        self.best = math.inf if self.mode == "min" else -math.inf
+        self.best = _worst(self.mode)
         self.saved_epochs: list[int] = []
 
     def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
         from .io import save_model
 
         if self.save_best_only:
-            logs = logs or {}
-            if self.monitor not in logs:
-                raise ValueError(
-                    f"ModelCheckpoint monitors {self.monitor!r}, which this training does not "
-                    f"log; available: {', '.join(sorted(logs))}"
-                    + (" (val_* metrics need validation_data or validation_split)"
-                       if self.monitor.startswith("val_") else "")
-                )
-            value = logs[self.monitor]
+            value = _monitored("ModelCheckpoint", self.monitor, logs)
             better = value < self.best if self.mode == "min" else value > self.best
             if not (math.isfinite(value) and better):
                 return

@@ -273,10 +273,18 @@ class SoftmaxCategoricalCrossentropy:
     def backward(self, dvalues: Array, y_true: Array) -> Array:
         dvalues = _check_predictions(dvalues, "dvalues")
         y_true = _check_classes(y_true, dvalues)
-        samples = len(dvalues)
         if y_true.ndim == 2:
             y_true = np.argmax(y_true, axis=1)
-        self.dinputs = dvalues.copy()
-        self.dinputs[np.arange(samples), y_true] -= 1
-        self.dinputs /= samples
+        self.dinputs = softmax_crossentropy_gradient(dvalues, y_true)
         return self.dinputs
+
+
+def softmax_crossentropy_gradient(probabilities: Array, labels: Array) -> Array:
+    """``(probabilities - one_hot(labels)) / n_samples``, unchecked (the Model's hot path).
+
+    ``labels`` are class ids, already validated by the caller.
+    """
+    gradient = probabilities.copy()
+    gradient[np.arange(len(gradient)), labels] -= 1
+    gradient /= len(gradient)
+    return gradient

@@ -32,8 +32,10 @@ import numpy as np
 from ._random import RandomLike, check_random_state, default_generator
 from ._typing import Array
 from ._validation import (
+    all_finite,
     as_float_array,
     cast_float,
+    check_finite,
     check_non_negative_int,
     check_positive_int,
     check_real,
@@ -51,6 +53,7 @@ from .losses import (
     MeanAbsoluteError,
     MeanSquaredError,
     SoftmaxCategoricalCrossentropy,
+    softmax_crossentropy_gradient,
 )
 from .metrics import Accuracy, CategoricalAccuracy, RegressionAccuracy
 from .optimizers import SGD, Adagrad, Adam, Optimizer, RMSprop
@@ -284,11 +287,7 @@ class Model:
             )
         if len(array) == 0:
             raise ValueError(f"{name} must hold at least one sample; got shape {array.shape}")
-        # min and max are NaN or inf exactly when some value is; unlike isfinite(array) they
-        # need no boolean array the size of X (47 MB for Fashion-MNIST).
-        if not (np.isfinite(array.min()) and np.isfinite(array.max())):
-            bad = int(array.size - np.count_nonzero(np.isfinite(array)))
-            raise ValueError(f"{name} must be finite; got {bad} NaN or infinite value(s)")
+        check_finite(array, name)
         return array
 
     def _check_y(self, y: Any, n_samples: int, name: str = "y") -> Array:
@@ -373,16 +372,23 @@ class Model:
         assert self.loss is not None
         data_loss = float(self.loss.calculate(output, y))
         if self._fused:
-            dvalues = output.copy()
-            dvalues[np.arange(len(output)), y] -= 1
-            dvalues /= len(output)
-            layers = self.layers[:-1]
+            self._backward_from(softmax_crossentropy_gradient(output, y), fused=True)
         else:
-            dvalues = self.loss.backward(output, y)
-            layers = self.layers
+            self._backward_from(self.loss.backward(output, y), fused=False)
+        return data_loss
+
+    def _backward_from(self, dvalues: Array, *, fused: bool) -> None:
+        """Backward through the layers from the loss's gradient.
+
+        ``fused``: ``dvalues`` is the fused softmax + cross-entropy gradient, which already
+        is the last (Softmax) layer's ``dinputs``.
+        """
+        layers = self.layers
+        if fused:
+            layers[-1].dinputs = dvalues
+            layers = layers[:-1]
         for layer in reversed(layers):
             dvalues = layer.backward(dvalues)
-        return data_loss
 
     def _update(self) -> None:
         optimizer = self.optimizer
@@ -490,7 +496,10 @@ class Model:
         steps = math.ceil(n / size)
         self._steps_per_epoch = steps
         self.stop_training = False
-        backup = [param.copy() for layer in self.trainable_layers for param in layer.parameters()]
+        # The parameters are updated in place, so one list serves the whole fit; ``backup``
+        # holds them as they were before the latest update (restored if the run diverges).
+        params = [param for layer in self.trainable_layers for param in layer.parameters()]
+        backup = [param.copy() for param in params]
         loss_limit = _saturated_loss(self.loss)
         saturated_at_start = False
         if shuffle:
@@ -537,13 +546,13 @@ class Model:
                             and self.loss.accumulated_count >= min(32, n)
                             and self.loss.calculate_accumulated() > limit
                         ):
-                            self._restore(backup)
+                            _copy_all(params, backup)
                             if bar is not None:
                                 bar.tqdm.close()
                             raise TrainingDivergedError(_diverged_message(
                                 epoch, step, data_loss, self.optimizer
                             ))
-                        _copy_parameters(self.trainable_layers, backup)
+                        _copy_all(backup, params)
                         self._update()
                         accuracy = self.accuracy.calculate(
                             self.layers[-1].predictions(output), yb
@@ -561,9 +570,9 @@ class Model:
                                 callback.on_batch_end(step, logs)
                             if bar is not None:
                                 bar.show(step, logs)
-                    if not _all_finite(self.trainable_layers):
+                    if not all(all_finite(param) for param in params):
                         # The last update of the epoch overflowed (no loss has seen it yet).
-                        self._restore(backup)
+                        _copy_all(params, backup)
                         raise TrainingDivergedError(_diverged_message(
                             epoch, steps - 1, math.nan, self.optimizer, parameters=True
                         ))
@@ -598,11 +607,6 @@ class Model:
             "accuracy": float(self.accuracy.calculate_accumulated()),
             "learning_rate": self._learning_rate(),
         }
-
-    def _restore(self, backup: list[Array]) -> None:
-        params = [param for layer in self.trainable_layers for param in layer.parameters()]
-        for param, saved in zip(params, backup, strict=True):
-            np.copyto(param, saved)
 
     def _evaluate(self, X: Array, y: Array, batch_size: int | None) -> dict[str, float]:
         assert self.loss is not None and self.accuracy is not None
@@ -700,7 +704,7 @@ class Model:
                         f"parameters[{index}][{slot}] of {_describe_layer(layer)} must be "
                         f"shaped {target.shape}; got {array.shape}"
                     )
-                if not np.isfinite(array).all():
+                if not all_finite(array):
                     raise ValueError(f"parameters[{index}][{slot}] must be finite")
                 checked.append((target, array))
         for target, array in checked:
@@ -822,11 +826,10 @@ def load_model(path: str | os.PathLike[str]) -> Model:
 # -- helpers ---------------------------------------------------------------------------------
 
 
-def _copy_parameters(layers: list[Layer], backup: list[Array]) -> None:
-    """Remember the parameters before an update (to restore them if the run diverges)."""
-    params = [param for layer in layers for param in layer.parameters()]
-    for saved, param in zip(backup, params, strict=True):
-        np.copyto(saved, param)
+def _copy_all(targets: list[Array], sources: list[Array]) -> None:
+    """Copy every source array into its target, in place."""
+    for target, source in zip(targets, sources, strict=True):
+        np.copyto(target, source)
 
 
 def _check_loss_fits_last_layer(loss: Loss, layers: list[Layer]) -> None:
@@ -839,13 +842,6 @@ def _check_loss_fits_last_layer(loss: Loss, layers: list[Layer]) -> None:
                 f"{activation.__name__}(); it ends with {_describe_layer(layers[-1])}. "
                 f"Add model.add({activation.__name__}()) after the last Dense"
             )
-
-
-def _all_finite(layers: list[Layer]) -> bool:
-    return all(
-        np.isfinite(param.min()) and np.isfinite(param.max())
-        for layer in layers for param in layer.parameters()
-    )
 
 
 def _saturated_loss(loss: Loss) -> float:

@@ -156,10 +156,7 @@ class RMSprop(Optimizer):
 
     def _update(self, param: Array, grad: Array, slots: dict[str, Array]) -> None:
         cache, work = slots["cache"], self._buffer(param)
-        cache *= self.rho
-        np.multiply(grad, grad, out=work)
-        work *= 1 - self.rho
-        cache += work
+        _moving_average(cache, np.multiply(grad, grad, out=work), self.rho, work)
         _scaled_step(param, grad, cache, work, self.current_learning_rate, self.epsilon)
 
     def get_config(self) -> dict[str, Any]:
@@ -192,12 +189,8 @@ class Adam(Optimizer):
     def _update(self, param: Array, grad: Array, slots: dict[str, Array]) -> None:
         m, v, work = slots["momentum"], slots["cache"], self._buffer(param)
         t = self.iterations + 1
-        m *= self.beta_1
-        m += np.multiply(grad, 1 - self.beta_1, out=work)
-        v *= self.beta_2
-        np.multiply(grad, grad, out=work)
-        work *= 1 - self.beta_2
-        v += work
+        _moving_average(m, grad, self.beta_1, work)
+        _moving_average(v, np.multiply(grad, grad, out=work), self.beta_2, work)
         # lr * m_hat / (sqrt(v_hat) + eps) with both corrections folded into two scalars:
         #   = lr * sqrt(c2) / c1 * m / (sqrt(v) + eps * sqrt(c2)),  c1 = 1 - b1**t, c2 = 1 - b2**t
         # (the same number, without dividing two whole arrays by c1 and c2 every step).
@@ -212,6 +205,12 @@ class Adam(Optimizer):
             "beta_1": self.beta_1,
             "beta_2": self.beta_2,
         }
+
+
+def _moving_average(average: Array, sample: Array, rate: float, work: Array) -> None:
+    """``average = rate * average + (1 - rate) * sample`` in place (``work`` may be ``sample``)."""
+    average *= rate
+    average += np.multiply(sample, 1 - rate, out=work)
 
 
 def _scaled_step(

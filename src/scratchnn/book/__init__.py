@@ -241,14 +241,9 @@ class Model(_Model):
         self._require(optimizer=False)
         assert self.loss is not None
         if self.softmax_classifier_output is not None:
-            dvalues = self.softmax_classifier_output.backward(output, y)
-            self.layers[-1].dinputs = dvalues
-            layers = self.layers[:-1]
+            self._backward_from(self.softmax_classifier_output.backward(output, y), fused=True)
         else:
-            dvalues = self.loss.backward(output, y)
-            layers = self.layers
-        for layer in reversed(layers):
-            dvalues = layer.backward(dvalues)
+            self._backward_from(self.loss.backward(output, y), fused=False)
 
     def train(
         self,
