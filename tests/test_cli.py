@@ -151,3 +151,34 @@ def test_missing_dataset_points_at_data_dir(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("SCRATCHNN_DATA_DIR", str(tmp_path))
     assert main(["train", "--dataset", "fashion-mnist", "--no-download"]) == 1
     assert "--data-dir" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("argv", "scales"),
+    [
+        # fashion-mnist defaults to He weights, sqrt(2 / n_inputs); the others to the book's 0.01.
+        (["--dataset", "fashion-mnist"], [np.sqrt(2 / 784), np.sqrt(2 / 128), np.sqrt(2 / 128)]),
+        (["--dataset", "fashion-mnist", "--init", "book"], [0.01, 0.01, 0.01]),
+        (["--dataset", "spiral"], [0.01, 0.01]),
+        (["--dataset", "spiral", "--init", "glorot"], [np.sqrt(2 / 66), np.sqrt(2 / 67)]),
+        (["--dataset", "sine", "--init", "book"], [0.1, 0.1, 0.1]),
+    ],
+)
+def test_initial_weights_follow_the_recipe_or_init(argv, scales):
+    from scratchnn import Dense
+    from scratchnn.cli import _build_model, build_parser
+
+    args = build_parser().parse_args(["train", *argv])
+    n_features = 784 if "fashion-mnist" in argv else (1 if "sine" in argv else 2)
+    model = _build_model(args, n_features, 10 if "fashion-mnist" in argv else 3)
+    dense = [layer for layer in model.layers if isinstance(layer, Dense)]
+    assert len(dense) == len(scales)
+    for layer, scale in zip(dense, scales, strict=True):
+        # Each layer's sample standard deviation within 25% of the intended scale.
+        assert abs(layer.weights.std() / scale - 1) < 0.25, (layer, layer.weights.std(), scale)
+
+
+def test_unknown_init_is_refused(capsys):
+    with pytest.raises(SystemExit):
+        main(["train", "--init", "zeros"])
+    assert "--init" in capsys.readouterr().err

@@ -24,6 +24,7 @@ from .callbacks import Callback
 
 DATASETS = ("spiral", "vertical", "sine", "fashion-mnist")
 OPTIMIZERS = ("adam", "sgd", "adagrad", "rmsprop")
+INITS = ("book", "he", "glorot")
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,7 @@ class Recipe:
     batch_size: int | None
     weight_scale: float = 0.01
     l2: float = 0.0
+    init: str = "book"
 
 
 RECIPES = {
@@ -45,8 +47,10 @@ RECIPES = {
     "vertical": Recipe((64,), 0.02, 5e-7, 1000, None, l2=5e-4),
     # Chapter 17: two hidden layers, weights drawn with scale 0.1 (0.01 does not learn).
     "sine": Recipe((64, 64), 0.005, 1e-3, 3000, None, weight_scale=0.1),
-    # Chapter 19+: 784-128-128-10, Adam(decay 1e-3), batches of 128, 10 epochs.
-    "fashion-mnist": Recipe((128, 128), 0.001, 1e-3, 10, 128),
+    # Chapter 19+: 784-128-128-10, Adam(decay 1e-3), batches of 128, 10 epochs. Weights drawn
+    # with He scaling, sqrt(2 / n_inputs): with the book's 0.01 the test accuracy after 10
+    # epochs was 0.872-0.876 over 8 seeds, with He 0.882-0.885 (see docs/cli.md).
+    "fashion-mnist": Recipe((128, 128), 0.001, 1e-3, 10, 128, init="he"),
 }
 
 
@@ -96,6 +100,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--epochs", type=_positive_int, help="passes over the training data")
     train.add_argument("--batch-size", type=_positive_int, help="samples per step")
     train.add_argument("--hidden", type=_hidden, help="hidden layer widths, e.g. 128,128")
+    train.add_argument("--init", choices=INITS,
+                       help="initial weights: book (normal, scale 0.01; 0.1 for sine), he or "
+                       "glorot (default: per dataset)")
     train.add_argument("--optimizer", choices=OPTIMIZERS, default="adam")
     train.add_argument("--lr", type=_positive_float, help="learning rate")
     train.add_argument("--decay", type=float, help="learning-rate decay (lr / (1 + decay*t))")
@@ -186,18 +193,20 @@ def _build_model(args: argparse.Namespace, n_features: int, n_classes: int) -> A
     recipe = RECIPES[args.dataset]
     hidden = args.hidden or recipe.hidden
     rng = np.random.default_rng(args.seed)
+    choice = args.init or recipe.init
+    init = None if choice == "book" else choice
     layers: list[Any] = []
     width = n_features
     for size in hidden:
         layers += [
-            Dense(width, size, weight_scale=recipe.weight_scale, weight_regularizer_l2=recipe.l2,
-                  bias_regularizer_l2=recipe.l2, rng=rng),
+            Dense(width, size, weight_scale=recipe.weight_scale, init=init,
+                  weight_regularizer_l2=recipe.l2, bias_regularizer_l2=recipe.l2, rng=rng),
             ReLU(),
         ]
         width = size
     regression = args.dataset == "sine"
     layers.append(Dense(width, 1 if regression else n_classes,
-                        weight_scale=recipe.weight_scale, rng=rng))
+                        weight_scale=recipe.weight_scale, init=init, rng=rng))
     layers.append(Linear() if regression else Softmax())
     learning_rate = args.lr if args.lr is not None else recipe.learning_rate
     decay = args.decay if args.decay is not None else recipe.decay
@@ -235,7 +244,7 @@ def _train(args: argparse.Namespace) -> int:
         # Thousands of full-batch epochs: a line per epoch would flood, a bar per epoch too.
         verbose = 1 if batch_size is not None else 0
     print(f"training on {args.dataset}: {len(X)} samples, {epochs} epochs, "
-          f"batch size {batch_size or 'all'}")
+          f"batch size {batch_size or 'all'}, {args.init or recipe.init} initial weights")
     print(model.summary())
     callbacks = []
     if verbose == 0:
