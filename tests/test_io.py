@@ -230,3 +230,54 @@ def test_saving_into_a_missing_folder_names_the_folder_not_a_temp_file(tmp_path)
     assert repr(str(target)) in message
     assert f"the folder {str(tmp_path / 'missing')!r} does not exist" in message
     assert "scratchnn-tmp" not in message
+
+
+@pytest.mark.skipif(os.name != "posix", reason="symlinks need privileges on Windows")
+def test_saving_to_a_symlink_writes_through_it(tmp_path):
+    real = tmp_path / "real.snn"
+    write_file(real, HEADER, {"x": np.zeros(3)})
+    link = tmp_path / "link.snn"
+    link.symlink_to(real)
+    write_file(link, HEADER, {"x": np.ones(3)})
+    assert link.is_symlink()
+    assert np.array_equal(read_file(real)[1]["x"], np.ones(3))
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/null"), reason="needs a device file")
+def test_saving_over_a_device_is_refused():
+    with pytest.raises(OSError, match="is not a regular file"):
+        write_file("/dev/null", HEADER, {"x": np.zeros(3)})
+    assert not os.path.isfile("/dev/null")
+
+
+def test_a_long_file_name_still_saves_and_cleans_its_temps(tmp_path):
+    path = tmp_path / ("a" * 240 + ".snn")     # 244 bytes: the file system allows 255
+    write_file(path, HEADER, {"x": np.zeros(3)})
+    write_file(path, HEADER, {"x": np.ones(3)})
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]
+    assert np.array_equal(read_file(path)[1]["x"], np.ones(3))
+
+
+def test_an_unwritable_folder_is_named_not_the_temp_file(tmp_path, monkeypatch):
+    # Running as root, chmod cannot make a folder unwritable; make os.open refuse instead.
+    import scratchnn.io as io_module
+
+    def refuse(path, *args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(io_module.os, "open", refuse)
+    target = tmp_path / "m.snn"
+    with pytest.raises(PermissionError) as caught:
+        write_file(target, HEADER, {"x": np.zeros(3)})
+    message = str(caught.value)
+    assert repr(str(target)) in message and "Permission denied" in message
+    assert "scratchnn-tmp" not in message
+
+
+@pytest.mark.parametrize("length", [8, 10, 51])
+def test_a_file_cut_inside_its_prefix_is_called_truncated(tmp_path, length):
+    path = tmp_path / "m.snn"
+    write_file(path, HEADER, {"x": np.zeros(3)})
+    path.write_bytes(path.read_bytes()[:length])
+    with pytest.raises(ModelFileError, match=f"truncated \\({length} bytes"):
+        read_file(path)

@@ -430,9 +430,16 @@ def write_file(path: PathLike, header: dict[str, Any], arrays: Mapping[str, Arra
     ``header`` gains the keys ``format``, ``library_version`` and ``arrays``; the arrays are
     stored little-endian, C order, each with its sha256.
     """
-    target = Path(path)
+    given = Path(path)
+    # Write through a symlink (saving to link.snn updates the file it points at), never over it.
+    target = Path(os.path.realpath(given)) if given.is_symlink() else given
     if target.is_dir():
-        raise IsADirectoryError(f"path {str(target)!r} is a folder; give a file name to save to")
+        raise IsADirectoryError(f"path {str(given)!r} is a folder; give a file name to save to")
+    if target.exists() and not target.is_file():
+        raise OSError(
+            f"cannot save {str(given)!r}: it exists and is not a regular file (a device, pipe "
+            "or socket); give the path of a model file",
+        )
     folder = target.parent
     if not folder.is_dir():
         # Checked here, else the error would name the hidden temp file written beside target.
@@ -502,8 +509,14 @@ def read_file(path: PathLike) -> tuple[dict[str, Any], dict[str, Array]]:
         data = file.read(_PREFIX.size)
         if not data:
             _refuse(path, "the file is empty")
-        if len(data) < _PREFIX.size or not data.startswith(MAGIC):
+        if not data.startswith(MAGIC[: len(data)]) or not data.startswith(MAGIC[:4]):
             _refuse(path, f"it is not a scratchnn model file ({_guess_kind(data)})")
+        if len(data) < _PREFIX.size:
+            _refuse(
+                path,
+                f"the file is truncated ({len(data)} bytes, shorter than the "
+                f"{_PREFIX.size}-byte start of every model file)",
+            )
         data += file.read()   # only now: a large foreign file is not read whole
     _, version, header_length, header_hash = _PREFIX.unpack_from(data)
     if version != FORMAT_VERSION:
@@ -665,10 +678,19 @@ def _refuse(path: PathLike, problem: str) -> NoReturn:
 _TEMP_PATTERN = r"\.{name}\.(\d+)\.[0-9a-f]+" + re.escape(_TEMP_SUFFIX)
 
 
+def _temp_stem(target: Path) -> str:
+    """``target``'s name, shortened with a hash when the temp name would pass 255 bytes."""
+    name = target.name
+    if len(name.encode("utf-8")) <= 180:
+        return name
+    digest = hashlib.sha256(name.encode("utf-8", "surrogateescape")).hexdigest()[:16]
+    return f"{name[:60]}~{digest}"
+
+
 def _temp_name(target: Path) -> Path:
     """``.<name>.<pid>.<random>.scratchnn-tmp`` beside ``target`` (same file system)."""
     token = os.urandom(4).hex()
-    return target.with_name(f".{target.name}.{os.getpid()}.{token}{_TEMP_SUFFIX}")
+    return target.with_name(f".{_temp_stem(target)}.{os.getpid()}.{token}{_TEMP_SUFFIX}")
 
 
 def _remove_stale_temps(target: Path) -> None:
@@ -679,7 +701,7 @@ def _remove_stale_temps(target: Path) -> None:
     """
     if os.name != "posix":
         return
-    pattern = re.compile(_TEMP_PATTERN.format(name=re.escape(target.name)))
+    pattern = re.compile(_TEMP_PATTERN.format(name=re.escape(_temp_stem(target))))
     folder = target.parent
     try:
         candidates = os.listdir(folder)
@@ -712,7 +734,15 @@ def _atomic_write(target: Path, chunks: Any) -> None:
     _remove_stale_temps(target)
     temp = _temp_name(target)
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-    descriptor = os.open(temp, flags, 0o666)
+    try:
+        descriptor = os.open(temp, flags, 0o666)
+    except OSError as error:
+        # Name the user's path and its folder, not the hidden temp file.
+        raise type(error)(
+            error.errno,
+            f"cannot save {str(target)!r}: cannot create a file in the folder "
+            f"{str(target.parent)!r} ({error.strerror})",
+        ) from error
     try:
         with os.fdopen(descriptor, "wb") as file:
             for chunk in chunks:
