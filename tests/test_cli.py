@@ -141,6 +141,86 @@ def test_output_problems_are_refused_before_training(tmp_path, capsys):
     assert "training on" not in captured.out        # refused before any training
 
 
+@pytest.mark.parametrize(
+    ("make_args", "message"),
+    [
+        (lambda tmp: ["--plot", str(tmp / "curves.txt")], "must end in a picture format"),
+        (lambda tmp: ["--plot", str(tmp / "curves")], "must end in a picture format"),
+        (lambda tmp: ["--out", str(tmp)], "that is a folder"),
+    ],
+)
+def test_bad_output_names_are_refused_before_training(tmp_path, capsys, make_args, message):
+    assert main(["train", "--epochs", "5000", *make_args(tmp_path)]) == 1
+    captured = capsys.readouterr()
+    assert message in captured.err
+    assert "training on" not in captured.out
+
+
+def test_out_of_memory_is_one_line_not_a_traceback(capsys):
+    assert main(["train", "--samples", "1000000000000"]) == 1
+    error = capsys.readouterr().err
+    assert error.startswith("scratchnn: error: not enough memory") and "--samples" in error
+    assert "Traceback" not in error
+
+
+def _fashion_shaped_model(path):
+    import scratchnn as snn
+
+    model = snn.Model([snn.Dense(784, 10, rng=0), snn.Softmax()],
+                      loss=snn.CategoricalCrossentropy(), optimizer=snn.Adam())
+    model.finalize()
+    model.save(path)
+    return model
+
+
+def test_evaluate_needs_only_the_test_files(tmp_path, data_dir, capsys):
+    folder = tmp_path / "data" / "fashion-mnist"
+    folder.mkdir(parents=True)
+    for name in ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"):
+        (folder / name).symlink_to(data_dir / "fashion-mnist" / name)
+    _fashion_shaped_model(tmp_path / "m.snn")
+    code = main(["evaluate", str(tmp_path / "m.snn"), "--data-dir", str(tmp_path / "data"),
+                 "--no-download"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert "fashion-mnist test set (10000 samples)" in captured.out
+
+
+def test_predict_reports_each_picture_and_goes_on_after_a_bad_one(tmp_path, capsys):
+    from PIL import Image
+
+    model = _fashion_shaped_model(tmp_path / "m.snn")
+    good = tmp_path / "good.png"
+    Image.fromarray(np.full((28, 28), 200, dtype=np.uint8)).save(good)
+    bad = tmp_path / "notes.png"
+    bad.write_text("not a picture")
+    code = main(["predict", str(tmp_path / "m.snn"), str(good), str(bad), str(good)])
+    captured = capsys.readouterr()
+    assert code == 1
+    lines = captured.out.strip().splitlines()
+    assert len(lines) == 2 and all(line.startswith(f"{good}: ") for line in lines)
+    assert captured.err.count("scratchnn: error:") == 1 and "notes.png" in captured.err
+    from scratchnn.datasets import FASHION_MNIST_CLASSES
+    from scratchnn.images import predict_image
+
+    [(name, confidence)] = predict_image(model, good, class_names=FASHION_MNIST_CLASSES)
+    assert lines[0] == f"{good}: {name} ({confidence:.1%})"
+
+
+def test_predict_refuses_a_model_that_is_not_a_fashion_classifier(tmp_path, capsys):
+    import scratchnn as snn
+
+    model = snn.Model([snn.Dense(2, 3, rng=0), snn.Softmax()],
+                      loss=snn.CategoricalCrossentropy(), optimizer=snn.Adam())
+    model.finalize()
+    model.save(tmp_path / "spiral.snn")
+    picture = tmp_path / "p.png"
+    picture.write_bytes(b"")   # never read: the model is refused first
+    assert main(["predict", str(tmp_path / "spiral.snn"), str(picture)]) == 1
+    error = capsys.readouterr().err
+    assert "takes 2 inputs and gives 3 outputs" in error and "784 inputs" in error
+
+
 def test_negative_seed_is_an_argument_error(capsys):
     with pytest.raises(SystemExit):
         main(["train", "--seed", "-1"])

@@ -276,3 +276,13 @@ def test_unwritable_destination(server, served, tmp_path):
     with pytest.raises(DatasetError, match="is not writable"):
         download_file(f"{server}/ok/{SMALL}", blocker / SMALL, md5="0" * 32, progress=False)
     assert_only(tmp_path, ["file"])
+
+
+def test_failed_first_download_leaves_no_empty_folder_and_says_what_to_do(server, tmp_path):
+    target = tmp_path / "cache" / "scratchnn" / "fashion-mnist"
+    with pytest.raises(DatasetError) as caught:
+        load_fashion_mnist(target, base_url=f"{server}/status/404/", progress=False)
+    message = str(caught.value)
+    assert "HTTP 404" in message
+    assert f"put the .gz files in {target}" in message and "SCRATCHNN_DATA_DIR" in message
+    assert list(tmp_path.iterdir()) == []      # cache/scratchnn/fashion-mnist all removed

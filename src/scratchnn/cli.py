@@ -21,6 +21,7 @@ import numpy as np
 
 from ._version import __version__
 from .callbacks import Callback
+from .errors import DatasetError
 
 DATASETS = ("spiral", "vertical", "sine", "fashion-mnist")
 OPTIMIZERS = ("adam", "sgd", "adagrad", "rmsprop")
@@ -144,19 +145,25 @@ def build_parser() -> argparse.ArgumentParser:
 def _load_data(args: argparse.Namespace, *, train: bool) -> tuple[Any, Any, Any, Any]:
     """(X_train, y_train, X_test, y_test) for ``args.dataset``."""
     from .datasets import (
-        load_fashion_mnist,
         preprocess_images,
         sine_data,
         spiral_data,
         vertical_data,
     )
+    from .datasets._download import DEFAULT_TIMEOUT
+    from .datasets.fashion_mnist import FASHION_MNIST_URL, _load_splits
 
     seed = args.seed
     if args.dataset == "fashion-mnist":
         path = None
         if args.data_dir:
             path = os.path.join(args.data_dir, "fashion-mnist")
-        (X, y), (X_test, y_test) = load_fashion_mnist(path, download=not args.no_download)
+        # evaluate needs only the test split: neither its files nor a download of the rest.
+        splits = _load_splits(
+            path, ("train", "test") if train else ("test",), download=not args.no_download,
+            base_url=FASHION_MNIST_URL, timeout=DEFAULT_TIMEOUT, progress=True,
+        )
+        (X, y), (X_test, y_test) = splits if train else (splits[0], splits[0])
         limit = getattr(args, "samples", None)
         if train:
             # The book shuffles once before training; fit shuffles every epoch as well.
@@ -164,6 +171,9 @@ def _load_data(args: argparse.Namespace, *, train: bool) -> tuple[Any, Any, Any,
             if limit:
                 order = order[:limit]
             X, y = X[order], y[order]
+        if not train:
+            X_test = preprocess_images(X_test)
+            return X_test, y_test, X_test, y_test
         return preprocess_images(X), y, preprocess_images(X_test), y_test
     samples = getattr(args, "samples", None) or 1000
     if args.dataset == "sine":
@@ -227,8 +237,23 @@ def _check_outputs(args: argparse.Namespace) -> None:
             folder = os.path.dirname(os.path.abspath(path))
             if not os.path.isdir(folder):
                 raise FileNotFoundError(f"{option} {path}: the folder {folder} does not exist")
+            if os.path.isdir(path):
+                raise IsADirectoryError(f"{option} {path}: that is a folder; give a file name")
+            if not os.access(folder, os.W_OK):
+                raise PermissionError(f"{option} {path}: the folder {folder} is not writable")
     if args.plot:
-        import scratchnn.plot  # noqa: F401  (fails now, naming the extra, if matplotlib is missing)
+        # Fails now, naming the extra, if matplotlib is missing; and checks the picture format.
+        from matplotlib.figure import Figure
+
+        import scratchnn.plot  # noqa: F401
+
+        formats = Figure().canvas.get_supported_filetypes()
+        suffix = os.path.splitext(args.plot)[1].lower().lstrip(".")
+        if suffix not in formats:
+            raise ValueError(
+                f"--plot {args.plot}: the name must end in a picture format matplotlib writes "
+                f"({', '.join('.' + name for name in sorted(formats))}), e.g. history.png"
+            )
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -305,12 +330,28 @@ def _predict(args: argparse.Namespace) -> int:
     from .io import load_model
 
     model = load_model(args.model)
+    model.finalize()
+    if (model.n_features, model.n_outputs) != (784, len(FASHION_MNIST_CLASSES)):
+        raise ValueError(
+            f"{args.model} takes {model.n_features} inputs and gives {model.n_outputs} "
+            "outputs; predict needs a Fashion-MNIST classifier (784 inputs, one per pixel of "
+            "a 28x28 picture, and 10 classes), such as one saved by "
+            "`scratchnn train --dataset fashion-mnist --out MODEL`"
+        )
     invert: bool | Literal["auto"] = {"yes": True, "no": False}.get(args.invert, "auto")
-    answers = predict_image(model, args.images, class_names=FASHION_MNIST_CLASSES,
-                            invert=invert)
-    for path, (name, confidence) in zip(args.images, answers, strict=True):
-        print(f"{path}: {name} ({confidence:.1%})")
-    return 0
+    failed = 0
+    # One picture at a time: a bad file is reported and the others still get their answer.
+    for path in args.images:
+        try:
+            [(name, confidence)] = predict_image(
+                model, path, class_names=FASHION_MNIST_CLASSES, invert=invert
+            )
+        except (ValueError, OSError) as error:
+            print(f"scratchnn: error: {error}", file=sys.stderr)
+            failed += 1
+            continue
+        print(f"{path}: {name} ({confidence:.1%})", flush=True)
+    return 1 if failed else 0
 
 
 class _EveryNEpochs(Callback):
@@ -339,9 +380,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("scratchnn: interrupted", file=sys.stderr)
         return 130
+    except MemoryError:
+        print("scratchnn: error: not enough memory for this network and data; try fewer "
+              "--samples, narrower --hidden layers or a smaller --batch-size", file=sys.stderr)
+        return 1
     except (ValueError, TypeError, OSError, ImportError, FloatingPointError) as error:
         hint = ""
         if isinstance(error, FileNotFoundError) and "fashion-mnist" in str(error):
             hint = " (from the command line: --data-dir FOLDER, or drop --no-download)"
+        elif isinstance(error, DatasetError) and "download" in str(error):
+            hint = " (from the command line: --data-dir FOLDER)"
         print(f"scratchnn: error: {error}{hint}", file=sys.stderr)
         return 1

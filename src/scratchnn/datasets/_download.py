@@ -69,6 +69,9 @@ def download_file(
     expected = md5.strip().lower() if isinstance(md5, str) else ""
     if len(expected) != 32 or any(digit not in "0123456789abcdef" for digit in expected):
         raise ValueError(f"md5 must be a 32-digit hexadecimal MD5 digest; got {describe(md5)}")
+    # Folders this call creates, deepest first: removed again if the download fails.
+    created = [folder for folder in (destination.parent, *destination.parent.parents)
+               if not folder.exists()]
     try:
         destination.parent.mkdir(parents=True, exist_ok=True)
         # Same folder as the destination so that os.replace is a rename, hence atomic.
@@ -89,13 +92,24 @@ def download_file(
                 f"({received} bytes); the download was discarded"
             )
         os.replace(temp_path, destination)
-    except OSError as error:
-        # Raised by the file system here, not by the network (that is handled in _transfer).
-        raise DatasetError(f"cannot save {url} to {destination}: {error}") from error
-    finally:
-        # Whatever went wrong, no partial or unverified file may stay behind.
+    except BaseException as error:
+        # Whatever went wrong, no partial or unverified file (nor an empty folder made for
+        # it) may stay behind.
         temp_path.unlink(missing_ok=True)
+        _remove_empty(created)
+        if isinstance(error, OSError):
+            # Raised by the file system here, not by the network (handled in _transfer).
+            raise DatasetError(f"cannot save {url} to {destination}: {error}") from error
+        raise
     return destination
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    for folder in folders:
+        try:
+            folder.rmdir()       # only succeeds while the folder is empty
+        except OSError:
+            return
 
 
 def _transfer(url: str, out: IO[bytes], *, timeout: float, progress: bool) -> tuple[int, str]:

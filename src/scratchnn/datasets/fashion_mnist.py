@@ -124,6 +124,23 @@ def load_fashion_mnist(
     DatasetError
         If a file is damaged or inconsistent, or a download fails or has the wrong checksum.
     """
+    train, test = _load_splits(
+        path, ("train", "test"), download=download, base_url=base_url, timeout=timeout,
+        progress=progress,
+    )
+    return train, test
+
+
+def _load_splits(
+    path: str | os.PathLike[str] | None,
+    splits: tuple[str, ...],
+    *,
+    download: bool,
+    base_url: str,
+    timeout: float,
+    progress: bool,
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The named splits ("train", "test") as (images, labels); only their files are needed."""
     if not isinstance(download, (bool, np.bool_)):
         raise TypeError(f"download must be True or False; got {describe(download)}")
     if not isinstance(base_url, str) or not base_url:
@@ -132,7 +149,7 @@ def load_fashion_mnist(
     folder = fashion_mnist_dir(path)
     files: dict[str, Path] = {}
     missing = []
-    for stem in (stem for pair in _SPLITS.values() for stem in pair):
+    for stem in (stem for split in splits for stem in _SPLITS[split]):
         found = _find(folder, stem)
         if found is None:
             missing.append(stem)
@@ -145,11 +162,17 @@ def load_fashion_mnist(
             "path= the folder holding the files, or allow download=True"
         )
     for stem in missing:
-        files[stem] = _download(folder, f"{stem}.gz", base_url, timeout=timeout, progress=progress)
-    train, test = (
-        _load_split(files[images], files[labels]) for images, labels in _SPLITS.values()
-    )
-    return train, test
+        try:
+            files[stem] = _download(
+                folder, f"{stem}.gz", base_url, timeout=timeout, progress=progress
+            )
+        except DatasetError as error:
+            raise DatasetError(
+                f"{error} (to use copies you already have, put the .gz files in "
+                f"{folder}, set SCRATCHNN_DATA_DIR to the folder holding fashion-mnist/, or "
+                "pass path= their folder)"
+            ) from error
+    return [_load_split(*(files[stem] for stem in _SPLITS[split])) for split in splits]
 
 
 def _find(folder: Path, stem: str) -> Path | None:
