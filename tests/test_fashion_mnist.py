@@ -193,6 +193,21 @@ def test_preprocessing_errors():
         flatten(np.zeros(5))
     with pytest.raises(TypeError, match="dtype must be numpy.float32 or numpy.float64"):
         scale_images(np.zeros(3), dtype=np.int32)
+    wide = np.array([[[0, 65535]]], dtype=np.uint16)
+    with pytest.raises(ValueError, match=r"pixel values 0\.\.255; got values from 0 to 65535"):
+        preprocess_images(wide)
+    with pytest.raises(ValueError, match=r"NaN or inf among them"):
+        scale_images(np.array([1.0, np.nan]))
+    with pytest.raises(ValueError, match=r"got values from -1 to 2"):
+        scale_images([-1, 2])
+    # Floats and ints within 0..255 are accepted as they are.
+    np.testing.assert_array_equal(scale_images([0.0, 255.0]), [-1.0, 1.0])
+
+
+def test_read_idx_refuses_a_magic_that_is_not_an_int(tmp_path):
+    path = write(tmp_path / "x.idx", idx_bytes(IMAGES, (2, 3, 4), bytes(range(24))))
+    with pytest.raises(TypeError, match="magic must be"):
+        read_idx(path, magic=str(IMAGES))
 
 
 @pytest.mark.parametrize(

@@ -221,3 +221,49 @@ def test_predict_image_names_the_model_input_width_and_the_picture_size(tmp_path
         model, tmp_path / "tiny.png", class_names=("a", "b", "c"), size=(2, 1)
     )
     assert name in ("a", "b", "c") and 0 < confidence <= 1
+
+
+def test_16_bit_picture_with_transparency_keeps_its_shape(tmp_path):
+    from PIL import Image
+
+    from scratchnn.images import _read_grey
+
+    pixels = np.zeros((40, 40), dtype=np.uint16)
+    pixels[10:30, 10:30] = 60000
+    path = tmp_path / "g16t.png"
+    Image.fromarray(pixels).save(path, transparency=0)     # the 0 background is transparent
+    grey = _read_grey(path, (40, 40))
+    assert grey[0, 0] == 255                     # transparent: shown as white paper
+    assert grey[20, 20] == round(60000 / 257)    # the square keeps its 16-bit grey
+
+
+def test_float_picture_in_0_to_1_is_not_crushed(tmp_path):
+    from PIL import Image
+
+    from scratchnn.images import _read_grey
+
+    pixels = np.zeros((40, 40), dtype=np.float32)
+    pixels[10:30, 10:30] = 0.8
+    path = tmp_path / "f.tiff"
+    Image.fromarray(pixels).save(path)
+    grey = _read_grey(path, (40, 40))
+    assert grey[0, 0] == 0 and grey[20, 20] == round(0.8 * 255)
+
+
+def test_a_folder_is_named_as_a_folder(tmp_path):
+    from scratchnn.images import load_image
+
+    with pytest.raises(IsADirectoryError, match="is a folder"):
+        load_image(tmp_path)
+
+
+def test_a_picture_over_pillows_warning_size_is_read_without_a_warning(tmp_path):
+    from PIL import Image
+
+    from scratchnn.images import load_image
+
+    side = int(Image.MAX_IMAGE_PIXELS ** 0.5) + 100      # just over the limit that warns
+    path = tmp_path / "big.png"
+    Image.new("L", (side, side), 0).save(path)
+    row = load_image(path)          # warnings are errors in this suite
+    assert row.shape == (1, 784) and np.all(row == -1)

@@ -9,6 +9,7 @@ Pillow is needed only here: ``pip install 'scratchnn[image]'``.
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -180,22 +181,17 @@ def _import_image_module() -> Any:
 def _read_grey(path: Path, size: tuple[int, int]) -> np.ndarray:
     """Open ``path``, flatten transparency onto white, make it greyscale ``size`` uint8."""
     Image, ImageOps = _import_image_module()
+    if path.is_dir():
+        raise IsADirectoryError(f"{path} is a folder; give the path of a picture file")
     if not path.is_file():
         raise FileNotFoundError(f"no picture at {path}")
     try:
-        with Image.open(path) as picture:
-            picture = ImageOps.exif_transpose(picture)  # phone photos store rotation in EXIF
-            if picture.mode in ("RGBA", "LA", "PA") or "transparency" in picture.info:
-                # Transparent pixels hide arbitrary colours; show them as on a white page.
-                rgba = picture.convert("RGBA")
-                picture = Image.alpha_composite(Image.new("RGBA", rgba.size, "white"), rgba)
-            if picture.mode == "I" or picture.mode.startswith("I;16"):
-                # 16-bit greyscale (e.g. some PNGs): convert("L") would clip everything above
-                # 255 to white, so map 0..65535 onto 0..255 instead.
-                wide = np.asarray(picture.convert("I"), dtype=np.float64)
-                grey = Image.fromarray(np.clip(np.rint(wide / 257), 0, 255).astype(np.uint8))
-            else:
-                grey = picture.convert("L")
+        with warnings.catch_warnings():
+            # Pictures over Pillow's size limit warn (or, far over it, raise); a huge picture
+            # is read all the same and shrunk to ``size``.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as picture:
+                grey = _to_grey(picture, Image, ImageOps)
     except (Image.UnidentifiedImageError, Image.DecompressionBombError, SyntaxError) as error:
         raise ValueError(f"{path} is not a picture Pillow can read: {error}") from error
     except OSError as error:
@@ -207,6 +203,45 @@ def _read_grey(path: Path, size: tuple[int, int]) -> np.ndarray:
         resampling = getattr(Image, "Resampling", Image).LANCZOS
         grey = grey.resize(size, resampling)
     return np.asarray(grey, dtype=np.uint8)
+
+
+def _to_grey(picture: Any, Image: Any, ImageOps: Any) -> Any:
+    """An 8-bit greyscale ("L") copy of an opened picture, transparency shown on white."""
+    picture = ImageOps.exif_transpose(picture)  # phone photos store rotation in EXIF
+    transparent = picture.mode in ("RGBA", "LA", "PA") or "transparency" in picture.info
+    alpha = None
+    if transparent:
+        alpha = picture.convert("RGBA").getchannel("A")
+    if picture.mode in ("I", "F") or picture.mode.startswith("I;16"):
+        # 16-bit or 32-bit greyscale, or floats (some PNGs and TIFFs): convert("L") would clip
+        # everything above 255 to white, so stretch the values' own range onto 0..255 (16-bit
+        # keeps its fixed 0..65535 range, floats in 0..1 keep theirs).
+        values = np.asarray(picture.convert("F") if picture.mode == "F" else
+                            picture.convert("I"), dtype=np.float64)
+        grey = Image.fromarray(_to_bytes(values, picture.mode))
+    else:
+        grey = picture.convert("L")
+    if alpha is not None:
+        # Transparent pixels hide arbitrary values; show them as on a white page.
+        grey = Image.composite(grey, Image.new("L", grey.size, 255), alpha)
+    return grey
+
+
+def _to_bytes(values: np.ndarray, mode: str) -> np.ndarray:
+    finite = values[np.isfinite(values)]
+    low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 0.0)
+    if mode.startswith("I;16"):
+        low, top = 0.0, 65535.0
+    elif mode == "I" and low >= 0 and high <= 65535:
+        # Pillow opens some 16-bit PNGs as "I"; values above 255 say the range is 16-bit.
+        low, top = 0.0, (65535.0 if high > 255 else 255.0)
+    elif mode == "F" and low >= 0 and high <= 1:
+        low, top = 0.0, 1.0
+    else:
+        top = high
+    span = top - low if top > low else 1.0
+    scaled = np.nan_to_num((values - low) / span * 255, nan=0.0)
+    return np.clip(np.rint(scaled), 0, 255).astype(np.uint8)
 
 
 def _looks_dark_on_light(pixels: np.ndarray) -> bool:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from scratchnn._validation import check_real, describe
+from scratchnn._validation import check_positive_int, check_real, describe
 from scratchnn.datasets._download import DEFAULT_TIMEOUT, download_file
 from scratchnn.errors import DatasetError
 
@@ -236,6 +236,7 @@ def read_idx(path: str | os.PathLike[str], *, magic: int) -> np.ndarray:
         If the file is not valid gzip, has another magic number, or its size does not match
         its header; the message names the file.
     """
+    magic = check_positive_int(magic, "magic")
     path = Path(path)
     data = _read_bytes(path)
     # Magic: two zero bytes, a type code (0x08 = unsigned byte), the number of dimensions.

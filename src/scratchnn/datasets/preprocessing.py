@@ -64,6 +64,16 @@ def scale_images(images: np.ndarray, *, dtype: Any = np.float32) -> np.ndarray:
     """
     dtype = check_float_dtype(dtype)
     array = as_float_array(images, "images", dtype)
+    already_bytes = isinstance(images, np.ndarray) and images.dtype == np.uint8
+    if not already_bytes and array.size:
+        low, high = float(array.min()), float(array.max())
+        if not (0 <= low and high <= 255):      # also refuses NaN (comparisons are False)
+            raise ValueError(
+                f"images must hold pixel values 0..255; got values from {low:g} to {high:g}"
+                + (" (NaN or inf among them)" if not (np.isfinite(low) and np.isfinite(high))
+                   else "")
+                + "; scale 16-bit pictures to 0..255 first (values / 257)"
+            )
     half = dtype.type(_HALF_RANGE)
     return (array - half) / half
 
