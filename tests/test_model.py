@@ -157,6 +157,75 @@ def test_validation_split_holds_out_the_last_samples(spiral):
     assert "val_loss" in history.history
 
 
+def test_softmax_with_a_squared_error_trains_and_counts_classes():
+    # MSE on one-hot targets after Softmax: predictions are class ids, so the default accuracy
+    # is categorical (a regression accuracy could not compare ids with one-hot rows).
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 2)).astype(np.float32)
+    labels = (X[:, 0] > 0).astype(int)
+    y = np.eye(2, dtype=np.float32)[labels]
+    model = snn.Model([snn.Dense(2, 2, weight_scale=0.5, rng=0), snn.Softmax()],
+                      loss=snn.MeanSquaredError(), optimizer=snn.SGD(1.0), seed=0)
+    history = model.fit(X, y, epochs=30, verbose=0)
+    assert isinstance(model.accuracy, snn.CategoricalAccuracy) and not model.accuracy.binary
+    assert history.history["accuracy"][-1] >= 0.9
+    assert model.evaluate(X, y, verbose=0)["accuracy"] >= 0.9
+
+
+def test_thousands_of_classes_near_chance_are_not_called_diverged():
+    # A uniform guess among 5,000 classes costs log(5000) = 8.52, above half the clip ceiling
+    # (8.06): a healthy start must train on, not stop as diverged.
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(256, 4)).astype(np.float32)
+    y = rng.integers(0, 5000, size=256)
+    model = snn.Model([snn.Dense(4, 5000, rng=0), snn.Softmax()],
+                      loss=snn.CategoricalCrossentropy(), optimizer=snn.Adam(1e-4), seed=0)
+    history = model.fit(X, y, epochs=3, batch_size=64, verbose=0)
+    assert len(history.history["loss"]) == 3
+    assert history.history["loss"][0] > 8.06
+
+
+def test_evaluating_inside_a_callback_leaves_the_epoch_metrics_alone(spiral):
+    X, y = spiral
+
+    def build():
+        return snn.Model([snn.Dense(2, 8, rng=0), snn.ReLU(), snn.Dense(8, 3, rng=1),
+                          snn.Softmax()],
+                         loss=snn.CategoricalCrossentropy(), optimizer=snn.Adam(), seed=0)
+
+    class EvaluateMidEpoch(snn.callbacks.Callback):
+        def on_batch_end(self, step, logs=None):
+            if step == 2:
+                self.model.evaluate(X[:50], y[:50], verbose=0)
+
+    plain = build().fit(X, y, epochs=2, batch_size=32, verbose=0)
+    probed = build().fit(X, y, epochs=2, batch_size=32, verbose=0,
+                         callbacks=[EvaluateMidEpoch()])
+    assert probed.history["loss"] == plain.history["loss"]
+    assert probed.history["accuracy"] == plain.history["accuracy"]
+
+
+def test_step_logs_measure_the_penalty_of_the_weights_that_gave_the_loss():
+    # As the book's step lines: loss, data loss and penalty all of the weights before the update.
+    X, y = spiral_data(samples=20, classes=3, rng=0)
+    model = snn.Model(
+        [snn.Dense(2, 8, weight_regularizer_l2=0.1, rng=0), snn.ReLU(), snn.Dense(8, 3, rng=1),
+         snn.Softmax()],
+        loss=snn.CategoricalCrossentropy(), optimizer=snn.Adam(0.05), seed=0,
+    )
+    before = 0.1 * float(np.sum(model.layers[0].weights.astype(np.float64) ** 2))
+    seen = []
+
+    class Record(snn.callbacks.Callback):
+        def on_batch_end(self, step, logs=None):
+            seen.append(logs["regularization_loss"])
+
+    model.fit(X, y, epochs=1, verbose=0, callbacks=[Record()])
+    assert seen[0] == pytest.approx(before, rel=1e-5)
+    after = 0.1 * float(np.sum(model.layers[0].weights.astype(np.float64) ** 2))
+    assert after != pytest.approx(before, rel=1e-3)
+
+
 def test_regularization_loss_is_logged():
     X, y = spiral_data(samples=20, classes=3, rng=0)
     model = snn.Model(

@@ -237,7 +237,12 @@ class Model:
             _check_loss_fits_last_layer(self.loss, self.layers)
             self.loss.remember_trainable_layers(self.trainable_layers)
             if self.accuracy is None:
-                if isinstance(self.loss, (MeanSquaredError, MeanAbsoluteError)):
+                # The last layer decides what predictions look like (Softmax: class ids,
+                # Sigmoid: 0/1 per output), whatever the loss; a bare output is a regression.
+                last = self.layers[-1]
+                if isinstance(last, (Softmax, Sigmoid)):
+                    self.accuracy = CategoricalAccuracy(binary=isinstance(last, Sigmoid))
+                elif isinstance(self.loss, (MeanSquaredError, MeanAbsoluteError)):
                     self.accuracy = RegressionAccuracy()
                 else:
                     binary = isinstance(self.loss, BinaryCrossentropy)
@@ -500,7 +505,7 @@ class Model:
         # holds them as they were before the latest update (restored if the run diverges).
         params = [param for layer in self.trainable_layers for param in layer.parameters()]
         backup = [param.copy() for param in params]
-        loss_limit = _saturated_loss(self.loss)
+        loss_limit = _saturated_loss(self.loss, self.n_outputs)
         saturated_at_start = False
         if shuffle:
             X_batch = np.empty((size, X.shape[1]), dtype=X.dtype)
@@ -552,13 +557,17 @@ class Model:
                             raise TrainingDivergedError(_diverged_message(
                                 epoch, step, data_loss, self.optimizer
                             ))
-                        _copy_all(backup, params)
-                        self._update()
+                        # Accuracy and the penalty of the weights that gave this loss, as the
+                        # book's step lines show them: measured before the update.
                         accuracy = self.accuracy.calculate(
                             self.layers[-1].predictions(output), yb
                         )
-                        if batch_callbacks or (bar is not None and bar.due(step)):
+                        report = batch_callbacks or (bar is not None and bar.due(step))
+                        if report:
                             regularization = self.loss.regularization_loss()
+                        _copy_all(backup, params)
+                        self._update()
+                        if report:
                             logs = {
                                 "loss": data_loss + regularization,
                                 "data_loss": data_loss,
@@ -610,21 +619,29 @@ class Model:
 
     def _evaluate(self, X: Array, y: Array, batch_size: int | None) -> dict[str, float]:
         assert self.loss is not None and self.accuracy is not None
+        # The running sums belong to a fit that may be under way (a callback evaluating
+        # mid-epoch): put them back afterwards.
+        metrics: tuple[Any, ...] = (self.loss, self.accuracy)
+        saved = [(metric.accumulated_sum, metric.accumulated_count) for metric in metrics]
         self.loss.new_pass()
         self.accuracy.new_pass()
         size = len(X) if batch_size is None else batch_size
-        with np.errstate(all="ignore"):
-            for start in range(0, len(X), size):
-                xb, yb = X[start:start + size], y[start:start + size]
-                output = self._forward(xb, training=False)
-                self.loss.calculate(output, yb)
-                self.accuracy.calculate(
-                    self.layers[-1].predictions(output), yb
-                )
-        return {
-            "loss": float(self.loss.calculate_accumulated()),
-            "accuracy": float(self.accuracy.calculate_accumulated()),
-        }
+        try:
+            with np.errstate(all="ignore"):
+                for start in range(0, len(X), size):
+                    xb, yb = X[start:start + size], y[start:start + size]
+                    output = self._forward(xb, training=False)
+                    self.loss.calculate(output, yb)
+                    self.accuracy.calculate(
+                        self.layers[-1].predictions(output), yb
+                    )
+            return {
+                "loss": float(self.loss.calculate_accumulated()),
+                "accuracy": float(self.accuracy.calculate_accumulated()),
+            }
+        finally:
+            for metric, (total, count) in zip(metrics, saved, strict=True):
+                metric.accumulated_sum, metric.accumulated_count = total, count
 
     def evaluate(
         self, X: Any, y: Any, *, batch_size: int | None = None, verbose: int = 1
@@ -844,17 +861,18 @@ def _check_loss_fits_last_layer(loss: Loss, layers: list[Layer]) -> None:
             )
 
 
-def _saturated_loss(loss: Loss) -> float:
+def _saturated_loss(loss: Loss, n_outputs: int) -> float:
     """The data loss above which a cross-entropy run counts as diverged (inf for the others).
 
     Cross-entropies clip probabilities at 1e-7, so a diverging classifier never reaches an
     infinite loss: its confidently wrong answers pile up at the ceiling -log(1e-7) ~ 16.1
     (SGD with learning_rate=1e8 on spirals sits near 10 for ever, its ReLUs dead). Half the
-    ceiling means the true class gets a geometric-mean probability under 3e-4, worse than
-    guessing among the 256 classes labels allow.
+    ceiling means the true class gets a geometric-mean probability under 3e-4, far worse
+    than a uniform guess among up to ~150 classes. With more classes the limit is 3 above
+    that guess's loss, log(n_classes): a healthy start near chance must not count as diverged.
     """
     if isinstance(loss, CategoricalCrossentropy):
-        return -0.5 * math.log(_CLIP)
+        return max(-0.5 * math.log(_CLIP), math.log(max(n_outputs, 1)) + 3.0)
     if isinstance(loss, BinaryCrossentropy):
         # Per output the answers are two-way: a quarter of the ceiling already means at least
         # a quarter of all answers confidently wrong (a constant 0.5 would score log 2 = 0.69).
