@@ -172,6 +172,21 @@ def test_softmax_with_a_squared_error_trains_and_counts_classes():
     assert model.evaluate(X, y, verbose=0)["accuracy"] >= 0.9
 
 
+def test_a_default_accuracy_is_chosen_again_when_the_loss_changes():
+    model = snn.Model([snn.Dense(2, 1, rng=0), snn.Sigmoid()], loss=snn.BinaryCrossentropy())
+    model.finalize()
+    assert isinstance(model.accuracy, snn.CategoricalAccuracy) and model.accuracy.binary
+    model.set(loss=snn.MeanSquaredError())
+    model.add(snn.Linear())          # now a bare output: a regression
+    model.finalize()
+    assert isinstance(model.accuracy, snn.RegressionAccuracy)
+    chosen = snn.CategoricalAccuracy(binary=True)
+    model.set(accuracy=chosen)
+    model.set(loss=snn.MeanAbsoluteError())
+    model.finalize()
+    assert model.accuracy is chosen      # one the user set is kept
+
+
 def test_thousands_of_classes_near_chance_are_not_called_diverged():
     # A uniform guess among 5,000 classes costs log(5000) = 8.52, above half the clip ceiling
     # (8.06): a healthy start must train on, not stop as diverged.
@@ -766,3 +781,33 @@ def test_divergence_closes_the_progress_bar(capfd):
         model.fit(X, y, epochs=5, batch_size=10, verbose=1)
     err = capfd.readouterr().err
     assert err.endswith("\n")                      # the bar's line was closed
+
+
+def test_ctrl_c_in_the_middle_of_an_update_leaves_no_half_stepped_model(spiral):
+    X, y = spiral
+
+    class InterruptedAdam(snn.Adam):
+        calls = 0
+
+        def update_params(self, layer):
+            InterruptedAdam.calls += 1
+            if InterruptedAdam.calls == 2 * 3 + 2:     # step 3, after its first layer
+                raise KeyboardInterrupt
+            super().update_params(layer)
+
+    model = snn.Model([snn.Dense(2, 8, rng=0), snn.ReLU(), snn.Dense(8, 3, rng=1),
+                       snn.Softmax()],
+                      loss=snn.CategoricalCrossentropy(), optimizer=InterruptedAdam(), seed=0)
+    before_step = {}
+
+    class Snapshot(snn.callbacks.Callback):
+        def on_batch_begin(self, step, logs=None):
+            before_step[step] = [p.copy() for layer in model.trainable_layers
+                                 for p in layer.parameters()]
+
+    with pytest.raises(KeyboardInterrupt):
+        model.fit(X, y, epochs=1, batch_size=32, verbose=0, callbacks=[Snapshot()])
+    now = [p for layer in model.trainable_layers for p in layer.parameters()]
+    # Back to the parameters step 3 started from: neither layer keeps a partial step.
+    assert all(np.array_equal(a, b) for a, b in zip(now, before_step[3], strict=True))
+    assert not all(np.array_equal(a, b) for a, b in zip(now, before_step[2], strict=True))

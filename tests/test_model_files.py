@@ -567,3 +567,34 @@ def test_checkpoint_needs_the_monitored_metric(tmp_path):
     assert not (tmp_path / "m.snn").exists()
     with pytest.raises(TypeError, match="path"):
         ModelCheckpoint(3)
+
+
+def test_resume_with_a_learning_rate_schedule_goes_on_from_initial_epoch(tmp_path):
+    from scratchnn.callbacks import LearningRateScheduler
+
+    def halve_every_second(epoch, rate):
+        return rate / 2 if epoch and epoch % 2 == 0 else rate
+
+    X, y = data_for(classifier())
+    straight = classifier()
+    history = straight.fit(X, y, epochs=6, batch_size=16, verbose=0,
+                           callbacks=[LearningRateScheduler(halve_every_second)])
+
+    first = classifier()
+    first.fit(X, y, epochs=3, batch_size=16, verbose=0,
+              callbacks=[LearningRateScheduler(halve_every_second)])
+    save_model(first, tmp_path / "m.snn")
+    resumed = load_model(tmp_path / "m.snn")
+    tail = resumed.fit(X, y, epochs=6, initial_epoch=3, batch_size=16, verbose=0,
+                       callbacks=[LearningRateScheduler(halve_every_second)])
+
+    assert tail.epoch == [3, 4, 5]
+    assert tail.history["learning_rate"] == history.history["learning_rate"][3:]
+    assert params_equal(resumed, straight)
+
+
+def test_initial_epoch_after_the_last_epoch_is_explained():
+    model = classifier()
+    X, y = data_for(model)
+    with pytest.raises(ValueError, match=r"initial_epoch \(5\) is after the last epoch"):
+        model.fit(X, y, epochs=3, initial_epoch=5, verbose=0)

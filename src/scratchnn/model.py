@@ -131,6 +131,7 @@ class Model:
         self.stop_training = False
         self.history: History | None = None
         self._finalized = False
+        self._accuracy_chosen = False    # True while self.accuracy is finalize's default
         if isinstance(layers, Layer) or (
             layers is not None and not isinstance(layers, Iterable)
         ):
@@ -153,7 +154,14 @@ class Model:
                 hint = f"; did you mean {layer.__name__}() (an instance, not the class)?"
             raise TypeError(f"layers must be scratchnn layers; got {describe(layer)}{hint}")
         self.layers.append(layer)
+        self._forget_default_accuracy()
         self._finalized = False
+
+    def _forget_default_accuracy(self) -> None:
+        """A default accuracy fits the loss and last layer it was chosen for: choose again."""
+        if self._accuracy_chosen:
+            self.accuracy = None
+            self._accuracy_chosen = False
 
     def set(
         self,
@@ -172,6 +180,7 @@ class Model:
             if not isinstance(loss, Loss):
                 raise TypeError(f"loss must be a scratchnn Loss instance; got {describe(loss)}")
             self.loss = loss
+            self._forget_default_accuracy()
         if optimizer is not None:
             if not isinstance(optimizer, Optimizer):
                 raise TypeError(
@@ -184,6 +193,7 @@ class Model:
                     f"accuracy must be a scratchnn Accuracy instance; got {describe(accuracy)}"
                 )
             self.accuracy = accuracy
+            self._accuracy_chosen = False
         self._finalized = False
 
     def finalize(self) -> None:
@@ -247,6 +257,7 @@ class Model:
                 else:
                     binary = isinstance(self.loss, BinaryCrossentropy)
                     self.accuracy = CategoricalAccuracy(binary=binary)
+                self._accuracy_chosen = True
         self._fused = isinstance(self.layers[-1], Softmax) and isinstance(
             self.loss, CategoricalCrossentropy
         )
@@ -417,6 +428,7 @@ class Model:
         shuffle: bool = True,
         verbose: int = 1,
         callbacks: Iterable[Callback] | None = None,
+        initial_epoch: int = 0,
     ) -> History:
         """Train for ``epochs`` passes over ``(X, y)`` in batches.
 
@@ -441,6 +453,12 @@ class Model:
         verbose : {0, 1, 2}
             0 silent, 1 a progress bar per epoch, 2 one line per epoch.
         callbacks : list of Callback, optional
+        initial_epoch : int, default 0
+            The epoch to start from when resuming, as in Keras: ``fit(..., epochs=6,
+            initial_epoch=3)`` trains epochs 3, 4 and 5 (counted from 0), and callbacks,
+            history and progress lines see those numbers. Resume a run that uses a
+            :class:`~scratchnn.callbacks.LearningRateScheduler` this way, so that the schedule
+            goes on where it stopped.
 
         Returns
         -------
@@ -461,6 +479,13 @@ class Model:
         self._require(optimizer=True)
         self._claim_first_layer()
         epochs = check_non_negative_int(epochs, "epochs")
+        initial_epoch = check_non_negative_int(initial_epoch, "initial_epoch")
+        if initial_epoch > epochs:
+            raise ValueError(
+                f"initial_epoch ({initial_epoch}) is after the last epoch (epochs={epochs}): "
+                "epochs counts from 0, not from initial_epoch; to train 3 more epochs after "
+                f"{initial_epoch}, pass epochs={initial_epoch + 3}"
+            )
         batch_size = self._check_batch_size(batch_size)
         validation_split = check_real(
             validation_split, "validation_split", low=0.0, high=1.0, high_inclusive=False
@@ -514,8 +539,10 @@ class Model:
         with np.errstate(all="ignore"):
             for callback in callback_list:
                 callback.on_train_begin({})
+            bar = None
+            updating = False
             try:
-                for epoch in range(epochs):
+                for epoch in range(initial_epoch, epochs):
                     if self.stop_training:
                         break
                     for callback in callback_list:
@@ -539,11 +566,12 @@ class Model:
                             callback.on_batch_begin(step, {})
                         output = self._forward(xb, training=True)
                         data_loss = self._loss_and_backward(output, yb)
-                        if epoch == 0 and step == 0 and data_loss > loss_limit:
+                        first = epoch == initial_epoch
+                        if first and step == 0 and data_loss > loss_limit:
                             # Saturated before any update (badly scaled inputs or weights):
                             # give the first epoch to come down before judging.
                             saturated_at_start = True
-                        limit = math.inf if saturated_at_start and epoch == 0 else loss_limit
+                        limit = math.inf if saturated_at_start and first else loss_limit
                         if not math.isfinite(data_loss) or (
                             # One confidently wrong small batch is noise; an epoch's running
                             # mean at the clip ceiling (over >= 32 samples) is divergence.
@@ -566,7 +594,9 @@ class Model:
                         if report:
                             regularization = self.loss.regularization_loss()
                         _copy_all(backup, params)
+                        updating = True
                         self._update()
+                        updating = False
                         if report:
                             logs = {
                                 "loss": data_loss + regularization,
@@ -596,6 +626,14 @@ class Model:
                               file=sys.stdout, flush=True)
                     for callback in callback_list:
                         callback.on_epoch_end(epoch, logs)
+            except KeyboardInterrupt:
+                # Ctrl-C in the middle of an update would leave some layers stepped and
+                # others not: go back to the parameters from before that update.
+                if updating:
+                    _copy_all(params, backup)
+                if bar is not None:
+                    bar.tqdm.close()
+                raise
             finally:
                 for callback in callback_list:
                     callback.on_train_end({})
