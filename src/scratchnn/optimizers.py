@@ -40,10 +40,28 @@ class Optimizer:
         # one update, so parameters of the same shape share it.
         self._scratch: dict[tuple[tuple[int, ...], np.dtype], Array] = {}
 
+    def __getstate__(self) -> dict[str, Any]:
+        # pickle and copy cannot take a WeakKeyDictionary: store (layer, slots) pairs; the
+        # scratch arrays are rebuilt on use.
+        state = self.__dict__.copy()
+        state["_state"] = list(self._state.items())
+        state["_scratch"] = {}
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        pairs = state.pop("_state", [])
+        self.__dict__.update(state)
+        self._state = weakref.WeakKeyDictionary(pairs)
+
     def pre_update_params(self) -> None:
-        """Set ``current_learning_rate`` for this step: ``lr / (1 + decay * iterations)``."""
+        """Set ``current_learning_rate`` for this step: ``lr * (1 / (1 + decay * iterations))``.
+
+        Written as the book writes it, so that the printed rate agrees to the last digit.
+        """
         if self.decay:
-            self.current_learning_rate = self.learning_rate / (1.0 + self.decay * self.iterations)
+            self.current_learning_rate = self.learning_rate * (
+                1.0 / (1.0 + self.decay * self.iterations)
+            )
 
     def update_params(self, layer: Layer) -> None:
         """Update every parameter of ``layer`` in place from its gradient."""

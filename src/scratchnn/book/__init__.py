@@ -2,9 +2,11 @@
 
 Replace the book's class definitions (or ``import nnfs``) with::
 
-    from scratchnn.book import *            # Layer_Dense, Activation_ReLU, Model, ...
-    from scratchnn.book.datasets import spiral_data
+    from scratchnn.book import *            # Layer_Dense, ..., Model, spiral_data, ...
     init()                                   # instead of nnfs.init()
+
+``spiral_data``, ``vertical_data`` and ``sine_data`` are here too (and in
+:mod:`scratchnn.book.datasets`, the place of ``nnfs.datasets``).
 
 Every class here is the library's own class under the book's name, with the book's
 signatures and defaults (``Layer_Dense`` draws ``0.01 * randn``). :func:`init` seeds a
@@ -54,6 +56,9 @@ __all__ = [
     "Optimizer_RMSprop",
     "Optimizer_SGD",
     "init",
+    "sine_data",
+    "spiral_data",
+    "vertical_data",
 ]
 
 _book_random_state: np.random.RandomState | None = None
@@ -163,24 +168,53 @@ class Activation_Linear(Linear):
     """The book's ``Activation_Linear``."""
 
 
-class Loss_CategoricalCrossentropy(CategoricalCrossentropy):
+def _scalar_like(value: Any, output: Any) -> Any:
+    """``value`` as a NumPy scalar of ``output``'s float type, as the book's ``np.mean`` gives.
+
+    ``print('loss:', loss)`` then shows ``1.0986104`` (float32), as in the book.
+    """
+    dtype = np.asarray(output).dtype
+    return dtype.type(value) if dtype.kind == "f" else np.float64(value)
+
+
+class _BookLoss:
+    """``calculate`` returns the book's NumPy scalar rather than a Python float."""
+
+    def calculate(self, output: Any, y: Any, *, include_regularization: bool = False) -> Any:
+        result = super().calculate(  # type: ignore[misc]
+            output, y, include_regularization=include_regularization
+        )
+        if include_regularization:
+            data_loss, regularization = result
+            return _scalar_like(data_loss, output), regularization
+        return _scalar_like(result, output)
+
+
+class Loss_CategoricalCrossentropy(_BookLoss, CategoricalCrossentropy):
     """The book's ``Loss_CategoricalCrossentropy``."""
 
 
-class Loss_BinaryCrossentropy(BinaryCrossentropy):
+class Loss_BinaryCrossentropy(_BookLoss, BinaryCrossentropy):
     """The book's ``Loss_BinaryCrossentropy``."""
 
 
-class Loss_MeanSquaredError(MeanSquaredError):
+class Loss_MeanSquaredError(_BookLoss, MeanSquaredError):
     """The book's ``Loss_MeanSquaredError``."""
 
 
-class Loss_MeanAbsoluteError(MeanAbsoluteError):
+class Loss_MeanAbsoluteError(_BookLoss, MeanAbsoluteError):
     """The book's ``Loss_MeanAbsoluteError`` (with the correct sign of the gradient)."""
 
 
 class Activation_Softmax_Loss_CategoricalCrossentropy(SoftmaxCategoricalCrossentropy):
     """The book's combined softmax + cross-entropy with the fast backward step."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.loss = Loss_CategoricalCrossentropy()
+
+    def forward(self, inputs: Any, y_true: Any) -> Any:
+        return _scalar_like(super().forward(inputs, y_true), self.output)
 
 
 class Optimizer_SGD(SGD):
@@ -255,12 +289,22 @@ class Model(_Model):
         print_every: int = 1,
         validation_data: tuple[Any, Any] | None = None,
     ) -> None:
-        """Train the book's way and print its progress lines."""
+        """Train the book's way and print its progress lines.
+
+        With ``batch_size`` (chapters 19-22): ``epoch: N``, a ``step: ...`` line every
+        ``print_every`` steps and at the last, then ``training, ...`` and, with
+        ``validation_data``, ``validation, ...`` after every epoch. Without it (chapter 18,
+        one step per epoch): ``epoch: N, acc: ...`` every ``print_every`` epochs and one
+        ``validation, ...`` line at the end.
+        """
         from .._validation import check_positive_int
         from ..callbacks import Callback
 
         print_every = check_positive_int(print_every, "print_every")
         model = self
+        if batch_size is None:
+            self._train_chapter_18(X, y, epochs, print_every, validation_data)
+            return
 
         class BookPrinter(Callback):
             def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
@@ -301,6 +345,40 @@ class Model(_Model):
             callbacks=[BookPrinter()],
         )
 
+    def _train_chapter_18(
+        self, X: Any, y: Any, epochs: int, print_every: int, validation_data: Any
+    ) -> None:
+        from ..callbacks import Callback
+
+        class Chapter18Printer(Callback):
+            def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
+                self.epoch = epoch + 1
+
+            def on_batch_end(self, batch: int, logs: Any = None) -> None:
+                # The one step of the epoch: loss and accuracy before its update, as the
+                # book computes them; the rate is the one this step used.
+                if self.epoch % print_every:
+                    return
+                print(
+                    f"epoch: {self.epoch}, acc: {logs['accuracy']:.3f}, "
+                    f"loss: {logs['loss']:.3f} (data_loss: {logs['data_loss']:.3f}, "
+                    f"reg_loss: {logs['regularization_loss']:.3f}), "
+                    f"lr: {logs['learning_rate']}"
+                )
+
+        if validation_data is not None:
+            # Checked before training, as fit checks it.
+            from ..model import _unpack_validation
+
+            self._ensure_finalized()
+            X_val, y_val = _unpack_validation(validation_data)
+            X_val = self._check_X(X_val, "validation_data[0] (X_val)")
+            y_val = self._check_y(y_val, len(X_val), "validation_data[1] (y_val)")
+        self.fit(X, y, epochs=epochs, batch_size=None, shuffle=False, verbose=0,
+                 callbacks=[Chapter18Printer()])
+        if validation_data is not None:
+            self.evaluate(X_val, y_val)
+
     def evaluate(  # type: ignore[override]
         self, X_val: Any, y_val: Any, *, batch_size: int | None = None
     ) -> None:
@@ -320,5 +398,34 @@ class Model(_Model):
         loaded = load_model(path)
         model = Model.__new__(Model)
         model.__dict__.update(loaded.__dict__)
+        # The book's classes again (they add methods, not state): a loaded Layer_Dense has
+        # get_parameters, a loaded Layer_Dropout drops by default, isinstance checks hold.
+        for part in (*model.layers, model.loss, model.optimizer, model.accuracy):
+            book_class = _BOOK_CLASSES.get(type(part))
+            if book_class is not None:
+                part.__class__ = book_class
         model.finalize()   # the book's own attributes (input_layer, ...) for forward/backward
         return model
+
+
+_BOOK_CLASSES: dict[type, type] = {
+    Dense: Layer_Dense,
+    Dropout: Layer_Dropout,
+    ReLU: Activation_ReLU,
+    Softmax: Activation_Softmax,
+    Sigmoid: Activation_Sigmoid,
+    Linear: Activation_Linear,
+    CategoricalCrossentropy: Loss_CategoricalCrossentropy,
+    BinaryCrossentropy: Loss_BinaryCrossentropy,
+    MeanSquaredError: Loss_MeanSquaredError,
+    MeanAbsoluteError: Loss_MeanAbsoluteError,
+    SGD: Optimizer_SGD,
+    Adagrad: Optimizer_Adagrad,
+    RMSprop: Optimizer_RMSprop,
+    Adam: Optimizer_Adam,
+    CategoricalAccuracy: Accuracy_Categorical,
+    RegressionAccuracy: Accuracy_Regression,
+}
+
+# Last: the datasets module imports this one (for the book's RandomState).
+from .datasets import sine_data, spiral_data, vertical_data  # noqa: E402
