@@ -262,3 +262,23 @@ def test_unknown_init_is_refused(capsys):
     with pytest.raises(SystemExit):
         main(["train", "--init", "zeros"])
     assert "--init" in capsys.readouterr().err
+
+
+def test_plot_without_matplotlib_names_the_extra_before_training(monkeypatch, capsys, tmp_path):
+    import sys
+
+    for name in [name for name in sys.modules if name.split(".")[0] == "matplotlib"]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.delitem(sys.modules, "scratchnn.plot", raising=False)
+    monkeypatch.setitem(sys.modules, "matplotlib", None)     # "not installed"
+    assert main(["train", "--epochs", "5000", "--plot", str(tmp_path / "h.png")]) == 1
+    captured = capsys.readouterr()
+    assert "pip install 'scratchnn[plot]'" in captured.err
+    assert "training on" not in captured.out
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/null"), reason="needs a device file")
+def test_out_on_a_device_is_refused_before_training(capsys):
+    assert main(["train", "--epochs", "5000", "--out", "/dev/null"]) == 1
+    captured = capsys.readouterr()
+    assert "not a regular file" in captured.err and "training on" not in captured.out

@@ -267,3 +267,30 @@ def test_a_picture_over_pillows_warning_size_is_read_without_a_warning(tmp_path)
     Image.new("L", (side, side), 0).save(path)
     row = load_image(path)          # warnings are errors in this suite
     assert row.shape == (1, 784) and np.all(row == -1)
+
+
+@pytest.mark.parametrize("key", [0, 5000, 30000])
+def test_16_bit_transparency_keys_of_any_value(tmp_path, key):
+    from PIL import Image
+
+    from scratchnn.images import _read_grey
+
+    pixels = np.full((40, 40), key, dtype=np.uint16)
+    pixels[10:30, 10:30] = 60000
+    path = tmp_path / "g16.png"
+    Image.fromarray(pixels).save(path, transparency=key)
+    grey = _read_grey(path, (40, 40))
+    assert grey[0, 0] == 255 and grey[20, 20] == round(60000 / 257)
+
+
+def test_float_picture_in_0_to_255_keeps_its_greys(tmp_path):
+    from PIL import Image
+
+    from scratchnn.images import _read_grey
+
+    pixels = np.full((40, 40), 200, dtype=np.float32)
+    pixels[10:30, 10:30] = 100
+    path = tmp_path / "f.tiff"
+    Image.fromarray(pixels).save(path)
+    grey = _read_grey(path, (40, 40))
+    assert grey[0, 0] == 200 and grey[20, 20] == 100

@@ -281,3 +281,17 @@ def test_a_file_cut_inside_its_prefix_is_called_truncated(tmp_path, length):
     path.write_bytes(path.read_bytes()[:length])
     with pytest.raises(ModelFileError, match=f"truncated \\({length} bytes"):
         read_file(path)
+
+
+@pytest.mark.skipif(os.name != "posix", reason="byte file names are a POSIX matter")
+@pytest.mark.parametrize(
+    "name",
+    [os.fsdecode(b"m\xff.snn"), "\U0001F600" * 62 + ".snn", "\u00e9" * 120 + ".snn"],
+    ids=["not-utf8", "emoji-252-bytes", "accents-244-bytes"],
+)
+def test_any_name_the_file_system_takes_can_be_saved_twice(tmp_path, name):
+    path = tmp_path / name
+    write_file(path, HEADER, {"x": np.zeros(3)})
+    write_file(path, HEADER, {"x": np.ones(3)})
+    assert [p.name for p in tmp_path.iterdir()] == [name]
+    assert np.array_equal(read_file(path)[1]["x"], np.ones(3))

@@ -239,13 +239,15 @@ def _check_outputs(args: argparse.Namespace) -> None:
                 raise FileNotFoundError(f"{option} {path}: the folder {folder} does not exist")
             if os.path.isdir(path):
                 raise IsADirectoryError(f"{option} {path}: that is a folder; give a file name")
+            if os.path.exists(path) and not os.path.isfile(path):
+                raise OSError(f"{option} {path}: that is not a regular file (a device, pipe "
+                              "or socket); give a file name")
             if not os.access(folder, os.W_OK):
                 raise PermissionError(f"{option} {path}: the folder {folder} is not writable")
     if args.plot:
         # Fails now, naming the extra, if matplotlib is missing; and checks the picture format.
+        import scratchnn.plot  # noqa: F401, I001  (first: its error names scratchnn[plot])
         from matplotlib.figure import Figure
-
-        import scratchnn.plot  # noqa: F401
 
         formats = Figure().canvas.get_supported_filetypes()
         suffix = os.path.splitext(args.plot)[1].lower().lstrip(".")
@@ -381,8 +383,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("scratchnn: interrupted", file=sys.stderr)
         return 130
     except MemoryError:
-        print("scratchnn: error: not enough memory for this network and data; try fewer "
-              "--samples, narrower --hidden layers or a smaller --batch-size", file=sys.stderr)
+        advice = ("; try fewer --samples, narrower --hidden layers or a smaller --batch-size"
+                  if args.command == "train" else "")
+        print(f"scratchnn: error: not enough memory for this network and data{advice}",
+              file=sys.stderr)
         return 1
     except (ValueError, TypeError, OSError, ImportError, FloatingPointError) as error:
         hint = ""

@@ -208,18 +208,22 @@ def _read_grey(path: Path, size: tuple[int, int]) -> np.ndarray:
 def _to_grey(picture: Any, Image: Any, ImageOps: Any) -> Any:
     """An 8-bit greyscale ("L") copy of an opened picture, transparency shown on white."""
     picture = ImageOps.exif_transpose(picture)  # phone photos store rotation in EXIF
-    transparent = picture.mode in ("RGBA", "LA", "PA") or "transparency" in picture.info
     alpha = None
-    if transparent:
-        alpha = picture.convert("RGBA").getchannel("A")
     if picture.mode in ("I", "F") or picture.mode.startswith("I;16"):
-        # 16-bit or 32-bit greyscale, or floats (some PNGs and TIFFs): convert("L") would clip
-        # everything above 255 to white, so stretch the values' own range onto 0..255 (16-bit
-        # keeps its fixed 0..65535 range, floats in 0..1 keep theirs).
-        values = np.asarray(picture.convert("F") if picture.mode == "F" else
-                            picture.convert("I"), dtype=np.float64)
+        # 16-bit or 32-bit greyscale, or floats (some PNGs and TIFFs): convert("L") and
+        # convert("RGBA") would clip everything above 255, so work on the values themselves.
+        values = np.asarray(
+            picture.convert("F") if picture.mode == "F" else picture.convert("I"),
+            dtype=np.float64,
+        )
+        key = picture.info.get("transparency")
+        if isinstance(key, (int, float)) and not isinstance(key, bool):
+            # One grey value marks the transparent pixels, in the picture's own range.
+            alpha = Image.fromarray(np.where(values == key, 0, 255).astype(np.uint8))
         grey = Image.fromarray(_to_bytes(values, picture.mode))
     else:
+        if picture.mode in ("RGBA", "LA", "PA") or "transparency" in picture.info:
+            alpha = picture.convert("RGBA").getchannel("A")
         grey = picture.convert("L")
     if alpha is not None:
         # Transparent pixels hide arbitrary values; show them as on a white page.
@@ -228,19 +232,22 @@ def _to_grey(picture: Any, Image: Any, ImageOps: Any) -> Any:
 
 
 def _to_bytes(values: np.ndarray, mode: str) -> np.ndarray:
+    """Wide greys onto 0..255: by their format's range where it is known, else stretched."""
     finite = values[np.isfinite(values)]
     low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 0.0)
     if mode.startswith("I;16"):
         low, top = 0.0, 65535.0
-    elif mode == "I" and low >= 0 and high <= 65535:
-        # Pillow opens some 16-bit PNGs as "I"; values above 255 say the range is 16-bit.
-        low, top = 0.0, (65535.0 if high > 255 else 255.0)
     elif mode == "F" and low >= 0 and high <= 1:
-        low, top = 0.0, 1.0
+        low, top = 0.0, 1.0                      # floats in 0..1
+    elif low >= 0 and high <= 255:
+        low, top = 0.0, 255.0                    # already 8-bit values
+    elif mode == "I" and low >= 0 and high <= 65535:
+        low, top = 0.0, 65535.0                  # Pillow opens some 16-bit PNGs as "I"
+    elif high > low:
+        top = high                               # no known range: stretch min..max
     else:
-        top = high
-    span = top - low if top > low else 1.0
-    scaled = np.nan_to_num((values - low) / span * 255, nan=0.0)
+        return np.clip(np.nan_to_num(np.rint(values)), 0, 255).astype(np.uint8)
+    scaled = np.nan_to_num((values - low) / (top - low) * 255, nan=0.0)
     return np.clip(np.rint(scaled), 0, 255).astype(np.uint8)
 
 

@@ -679,12 +679,20 @@ _TEMP_PATTERN = r"\.{name}\.(\d+)\.[0-9a-f]+" + re.escape(_TEMP_SUFFIX)
 
 
 def _temp_stem(target: Path) -> str:
-    """``target``'s name, shortened with a hash when the temp name would pass 255 bytes."""
+    """``target``'s name, shortened with a hash when the temp name would pass 255 bytes.
+
+    Measured and cut in the file system's bytes (any name, even one that is not valid UTF-8).
+    """
     name = target.name
-    if len(name.encode("utf-8")) <= 180:
+    raw = os.fsencode(name)
+    if len(raw) <= 180:
         return name
-    digest = hashlib.sha256(name.encode("utf-8", "surrogateescape")).hexdigest()[:16]
-    return f"{name[:60]}~{digest}"
+    digest = hashlib.sha256(raw).hexdigest()[:16]
+    # 60 bytes of the name, never half a character: undecodable bytes stay as surrogates.
+    head = os.fsdecode(raw[:60])
+    while len(os.fsencode(head)) > 60:
+        head = head[:-1]
+    return f"{head}~{digest}"
 
 
 def _temp_name(target: Path) -> Path:
