@@ -5,7 +5,8 @@
     scratchnn evaluate fashion.snn
     scratchnn predict fashion.snn shirt.jpg
 
-Also ``python -m scratchnn ...``. Errors are printed as one line on stderr (exit status 1).
+Also ``python -m scratchnn ...``. Errors while running are printed as one line on stderr (exit
+status 1); invalid options get argparse's usage text (exit status 2).
 """
 
 from __future__ import annotations
@@ -108,7 +109,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--lr", type=_positive_float, help="learning rate")
     train.add_argument("--decay", type=float, help="learning-rate decay (lr / (1 + decay*t))")
     train.add_argument("--samples", type=_positive_int,
-                       help="generated data: samples per class; fashion-mnist: first N images")
+                       help="spiral/vertical: samples per class; sine: points; fashion-mnist: "
+                       "the first N images after shuffling")
     train.add_argument("--seed", type=_non_negative_int, default=0,
                        help="seed for data, weights, shuffling")
     train.add_argument("--data-dir", help="folder holding fashion-mnist/ (default: "
@@ -120,7 +122,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="save the loss/accuracy curves (and the decision boundary for 2-D "
                        "data); needs scratchnn[plot]")
     train.add_argument("--verbose", type=int, choices=(0, 1, 2), default=None,
-                       help="0 silent, 1 progress bars, 2 a line per epoch")
+                       help="0 a line every tenth of the epochs, 1 progress bars, 2 a line per "
+                       "epoch")
 
     evaluate = commands.add_parser("evaluate", help="evaluate a saved model on its test data")
     evaluate.add_argument("model", metavar="MODEL")

@@ -12,7 +12,9 @@ class ModelFileError(ScratchnnError, ValueError):
 
 
 class TrainingDivergedError(ScratchnnError, FloatingPointError):
-    """The loss became NaN or infinite; the model keeps the parameters of the last finite step."""
+    """Training diverged: the loss became NaN or infinite, a cross-entropy's running mean
+    reached the probability clip ceiling, or the parameters overflowed. The parameters from
+    before the last update are restored first."""
 
 
 class DatasetError(ScratchnnError, ValueError):

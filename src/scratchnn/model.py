@@ -98,8 +98,10 @@ class Model:
     optimizer : Optimizer, optional
         E.g. :class:`Adam`.
     accuracy : Accuracy, optional
-        Defaults to :class:`CategoricalAccuracy` for cross-entropies (``binary=True`` for the
-        binary one) and :class:`RegressionAccuracy` for regression losses.
+        Defaults to :class:`CategoricalAccuracy` when the last layer is Softmax
+        (``binary=True`` when it is Sigmoid), whatever the loss; otherwise
+        :class:`RegressionAccuracy` for MSE/MAE and CategoricalAccuracy for cross-entropies.
+        A default is chosen again when the loss or the layers change.
     seed : int, optional
         Seeds the model's own generator, used to shuffle batches, split validation data and
         draw the masks of Dropout layers created without an ``rng``. ``None`` draws a seed
@@ -471,7 +473,8 @@ class Model:
         TrainingDivergedError
             When the loss stops being finite, when a cross-entropy's running mean over the
             epoch climbs to the probability clip ceiling (half of -log(1e-7) for categorical,
-            a quarter for binary; a run that starts there gets its first epoch to come down),
+            or log(n_classes) + 3 when that is higher; a quarter for binary; a run that starts
+            there gets its first epoch to come down),
             or when the parameters overflow. The parameters from before the last update are
             restored first.
         """

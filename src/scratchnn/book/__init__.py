@@ -244,8 +244,10 @@ class Accuracy_Regression(RegressionAccuracy):
 class Model(_Model):
     """The book's ``Model``: ``add``, ``set``, ``finalize``, ``train`` and book-style printing.
 
-    Training follows the book: no shuffling, a line per ``print_every`` steps, a summary per
-    epoch and a validation line when ``validation_data`` is given.
+    Training follows the book, without shuffling. With ``batch_size``: a ``step:`` line every
+    ``print_every`` steps, then ``training, ...`` (and ``validation, ...``) after each epoch.
+    Without it (chapter 18): ``epoch: N, acc: ...`` every ``print_every`` epochs and one
+    validation line at the end.
     """
 
     def set(self, *, loss: Any = None, optimizer: Any = None, accuracy: Any = None) -> None:
