@@ -111,6 +111,35 @@ def test_wheel_depends_on_exactly_numpy_and_tqdm(tmp_path):
     core = [req for req in requirements if "extra ==" not in req]
     core_names = sorted(re.split(r"[\s<>=!~;\[]", req, maxsplit=1)[0] for req in core)
     assert core_names == ["numpy", "tqdm"], core
+    assert any(name.endswith(".dist-info/licenses/LICENSE") for name in names)
+    assert "License-Expression: MIT" in metadata
+
+
+def test_sdist_carries_what_its_test_suite_and_docs_need(tmp_path):
+    # A clean copy of the project (no venv, caches or build output); works from the sdist too.
+    source = tmp_path / "project"
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md", "LICENSE", "MANIFEST.in", "mkdocs.yml"):
+        shutil.copy2(ROOT / name, source)
+    junk = shutil.ignore_patterns("*.egg-info", "__pycache__", "*.pyc", ".ipynb_checkpoints")
+    for folder in ("src", "tests", "docs"):
+        shutil.copytree(ROOT / folder, source / folder, ignore=junk)
+    outdir = tmp_path / "dist"
+    command = [sys.executable, "-m", "build", "--sdist", "--outdir", str(outdir)]
+    if all(importlib.util.find_spec(name) for name in ("setuptools", "build")):
+        command.insert(4, "--no-isolation")
+    result = subprocess.run(command, cwd=source, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    import tarfile
+
+    [sdist] = outdir.glob("*.tar.gz")
+    with tarfile.open(sdist) as archive:
+        names = {name.split("/", 1)[1] for name in archive.getnames() if "/" in name}
+    for needed in ("LICENSE", "mkdocs.yml", "tests/conftest.py", "tests/strategies.py",
+                   "tests/fixtures/classifier-v1.snn", "docs/common-errors.md",
+                   "docs/check_common_errors.py", "docs/make_notebooks.py"):
+        assert needed in names, needed
+    assert not any("__pycache__" in name for name in names)
 
 
 @pytest.mark.parametrize("name", ["Dense", "Dropout", "ReLU", "Softmax", "Adam", "gradcheck"])

@@ -98,14 +98,17 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     train = commands.add_parser("train", help="train one of the book's networks")
-    train.add_argument("--dataset", choices=DATASETS, default="spiral")
+    train.add_argument("--dataset", choices=DATASETS, default="spiral",
+                       help="what to learn (default: spiral); each has the book's network and "
+                       "settings, see docs/cli.md")
     train.add_argument("--epochs", type=_positive_int, help="passes over the training data")
     train.add_argument("--batch-size", type=_positive_int, help="samples per step")
     train.add_argument("--hidden", type=_hidden, help="hidden layer widths, e.g. 128,128")
     train.add_argument("--init", choices=INITS,
                        help="initial weights: book (normal, scale 0.01; 0.1 for sine), he or "
                        "glorot (default: per dataset)")
-    train.add_argument("--optimizer", choices=OPTIMIZERS, default="adam")
+    train.add_argument("--optimizer", choices=OPTIMIZERS, default="adam",
+                       help="default: adam")
     train.add_argument("--lr", type=_positive_float, help="learning rate")
     train.add_argument("--decay", type=float, help="learning-rate decay (lr / (1 + decay*t))")
     train.add_argument("--samples", type=_positive_int,
@@ -128,7 +131,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate = commands.add_parser("evaluate", help="evaluate a saved model on its test data")
     evaluate.add_argument("model", metavar="MODEL")
     evaluate.add_argument("--dataset", choices=DATASETS,
-                          help="default: guessed from the model's input width")
+                          help="default: guessed from the model's input width (2 inputs: "
+                          "spiral; a vertical model needs --dataset vertical)")
     evaluate.add_argument("--data-dir")
     evaluate.add_argument("--no-download", action="store_true")
     evaluate.add_argument("--seed", type=_non_negative_int, default=1,
@@ -273,7 +277,8 @@ def _train(args: argparse.Namespace) -> int:
     if verbose is None:
         # Thousands of full-batch epochs: a line per epoch would flood, a bar per epoch too.
         verbose = 1 if batch_size is not None else 0
-    print(f"training on {args.dataset}: {len(X)} samples, {epochs} epochs, "
+    print(f"training on {args.dataset}: {len(X)} samples, {epochs} "
+          f"epoch{'s' if epochs != 1 else ''}, "
           f"batch size {batch_size or 'all'}, {args.init or recipe.init} initial weights")
     print(model.summary())
     callbacks = []
@@ -320,7 +325,12 @@ def _evaluate(args: argparse.Namespace) -> int:
 
     model = load_model(args.model)
     model.finalize()
+    guessed = args.dataset is None
     args.dataset = args.dataset or _guess_dataset(model)
+    if guessed and args.dataset == "spiral":
+        # spiral and vertical both have 2 inputs and 3 classes: say which was assumed.
+        print("2 inputs: evaluating on spiral data (pass --dataset vertical for a model "
+              "trained on vertical data)")
     args.samples = None
     _, _, X_test, y_test = _load_data(args, train=False)
     result = model.evaluate(X_test, y_test, batch_size=1024, verbose=0)
