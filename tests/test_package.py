@@ -62,9 +62,11 @@ def test_import_takes_less_than_0_3_seconds():
     )
 
 
-def build_wheel(source: Path, outdir: Path) -> subprocess.CompletedProcess:
+def build_wheel(
+    source: Path, outdir: Path, kind: str = "--wheel"
+) -> subprocess.CompletedProcess:
     offline_ready = all(importlib.util.find_spec(name) for name in ("setuptools", "build"))
-    command = [sys.executable, "-m", "build", "--wheel", "--outdir", str(outdir)]
+    command = [sys.executable, "-m", "build", kind, "--outdir", str(outdir)]
     if offline_ready:
         command.insert(4, "--no-isolation")  # use the installed setuptools, no download
     result = subprocess.run(command, cwd=source, capture_output=True, text=True)
@@ -125,10 +127,7 @@ def test_sdist_carries_what_its_test_suite_and_docs_need(tmp_path):
     for folder in ("src", "tests", "docs"):
         shutil.copytree(ROOT / folder, source / folder, ignore=junk)
     outdir = tmp_path / "dist"
-    command = [sys.executable, "-m", "build", "--sdist", "--outdir", str(outdir)]
-    if all(importlib.util.find_spec(name) for name in ("setuptools", "build")):
-        command.insert(4, "--no-isolation")
-    result = subprocess.run(command, cwd=source, capture_output=True, text=True)
+    result = build_wheel(source, outdir, "--sdist")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     import tarfile
 
