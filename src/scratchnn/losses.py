@@ -171,7 +171,11 @@ def _one_hot(labels: Array, width: int, dtype: Any) -> Array:
 class CategoricalCrossentropy(Loss):
     """``-log(p[true class])``; ``y_true`` integer labels (n,) or one-hot (n, classes).
 
-    Gradient of the mean: ``-y_true / p / n_samples`` (one-hot ``y_true``).
+    Gradient of the mean: ``-y_true / p / n_samples`` (one-hot ``y_true``), with ``p``
+    clipped to [1e-7, 1 - 1e-7] as in the forward pass. As in the book, the clip is applied
+    to the gradient's ``p`` too rather than zeroing the gradient where ``p`` was clipped, so
+    for ``p < 1e-7`` this is not the derivative of the clipped loss (autograd frameworks give
+    0 there). A Model with Softmax last uses the fused gradient ``p - y`` instead, unclipped.
     """
 
     def forward(self, y_pred: Array, y_true: Array) -> Array:
@@ -202,7 +206,8 @@ class CategoricalCrossentropy(Loss):
 class BinaryCrossentropy(Loss):
     """``-(y log p + (1 - y) log(1 - p))`` averaged over the outputs of each sample.
 
-    Gradient of the mean: ``-(y / p - (1 - y) / (1 - p)) / n_outputs / n_samples``.
+    Gradient of the mean: ``-(y / p - (1 - y) / (1 - p)) / n_outputs / n_samples``, with
+    ``p`` clipped to [1e-7, 1 - 1e-7] as in the book (not zeroed where the clip bites).
     """
 
     def forward(self, y_pred: Array, y_true: Array) -> Array:
