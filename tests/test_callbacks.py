@@ -278,3 +278,29 @@ def test_csv_logger_overwrites_by_default_and_uses_the_separator(data, tmp_path)
     lines = path.read_text().splitlines()
     assert len(lines) == 2 and lines[0].startswith("epoch\t")
     assert "old contents" not in lines
+
+
+def test_early_stopping_counts_only_improvements_larger_than_min_delta():
+    class Stub:
+        stop_training = False
+
+    stopper = snn.callbacks.EarlyStopping(monitor="val_loss", patience=1, min_delta=0.05)
+    stopper.set_model(Stub())
+    stopper.on_train_begin({})
+    for epoch, value in enumerate([1.0, 0.99, 0.98, 0.5]):
+        if stopper.model.stop_training:
+            break
+        stopper.on_epoch_end(epoch, {"val_loss": value})
+    # 0.99 and 0.98 are better, but by less than 0.05: no improvement, and after patience=1
+    # such epochs it stops at epoch 2, the best still epoch 0's 1.0.
+    assert stopper.stopped_epoch == 2 and stopper.model.stop_training
+    assert stopper.best == 1.0 and stopper.best_epoch == 0
+
+    stopper = snn.callbacks.EarlyStopping(monitor="val_accuracy", patience=0, min_delta=0.05)
+    stopper.set_model(Stub())
+    stopper.on_train_begin({})
+    stopper.on_epoch_end(0, {"val_accuracy": 0.5})
+    stopper.on_epoch_end(1, {"val_accuracy": 0.56})        # +0.06: an improvement
+    assert stopper.best == 0.56 and not stopper.model.stop_training
+    stopper.on_epoch_end(2, {"val_accuracy": 0.6})         # +0.04: not enough
+    assert stopper.stopped_epoch == 2

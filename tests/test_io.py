@@ -9,6 +9,7 @@ import pickle
 import struct
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -189,10 +190,37 @@ def test_every_single_byte_change_is_detected(tmp_path):
         read_file(damaged)
 
 
-def test_save_replaces_atomically_and_leaves_no_temp_file(tmp_path):
+def test_save_replaces_atomically_and_leaves_no_temp_file(tmp_path, monkeypatch):
     path = tmp_path / "m.snn"
     write_file(path, HEADER, {"x": np.zeros(3)})
+    old_bytes = path.read_bytes()
+    calls = []
+    real_replace, real_fsync = os.replace, os.fsync
+
+    def spy_replace(source, target):
+        # At the moment of the rename: the new bytes are complete in another file of the same
+        # folder, and the target still holds the old model.
+        calls.append(("replace", Path(source), Path(target), Path(source).read_bytes(),
+                      Path(target).read_bytes()))
+        real_replace(source, target)
+
+    def spy_fsync(descriptor):
+        calls.append(("fsync", descriptor))
+        real_fsync(descriptor)
+
+    import scratchnn.io as io_module
+
+    monkeypatch.setattr(io_module.os, "replace", spy_replace)
+    monkeypatch.setattr(io_module.os, "fsync", spy_fsync)
     write_file(path, HEADER, {"x": np.ones(3)})
+    kinds = [call[0] for call in calls]
+    # The temp file is flushed to disk before the rename, and (POSIX) the folder after it.
+    assert kinds[:2] == ["fsync", "replace"]
+    if os.name == "posix":
+        assert kinds == ["fsync", "replace", "fsync"]
+    _, source, target, new_bytes, target_bytes = calls[1]
+    assert source != target and source.parent == target.parent == tmp_path
+    assert target_bytes == old_bytes and new_bytes == path.read_bytes() != old_bytes
     assert [p.name for p in tmp_path.iterdir()] == ["m.snn"]
     assert np.array_equal(read_file(path)[1]["x"], np.ones(3))
 

@@ -152,3 +152,16 @@ def test_dtype_follows_the_predictions_whatever_the_labels(dtype):
     fused.forward(p, labels)
     assert fused.output.dtype == dtype
     assert fused.backward(fused.output, one_hot).dtype == dtype
+
+
+@pytest.mark.parametrize("labels", [[0, 3], [-1, 2]], ids=["one-past-the-last", "negative"])
+@pytest.mark.parametrize("loss", [CategoricalCrossentropy(), SoftmaxCategoricalCrossentropy()],
+                         ids=["cce", "fused"])
+def test_labels_just_outside_the_classes_are_refused_forward_and_backward(loss, labels):
+    probabilities = np.full((2, 3), 1 / 3)
+    y = np.array(labels)
+    expected = rf"0\.\.2 \(the predictions have 3 columns\); got labels from {min(labels)} to "
+    with pytest.raises(ValueError, match=expected):
+        loss.forward(probabilities, y)
+    with pytest.raises(ValueError, match=expected):
+        loss.backward(probabilities, y)

@@ -310,9 +310,31 @@ def test_shuffling_visits_every_sample_once_per_epoch_in_a_new_order():
         order = [int(i) for i in np.rint(seen[:, 0] * n)]
         np.testing.assert_array_equal(seen, X[order])
         assert sorted(order) == list(range(n))  # every sample exactly once
+
         orders.append(order)
     assert orders[0] != list(range(n))
     assert orders[0] != orders[1] != orders[2] != orders[0]
+
+
+def test_shuffled_batches_keep_each_sample_with_its_label():
+    n = 90
+    X = (np.column_stack([np.arange(n), -np.arange(n)]) / n).astype(np.float32)
+    y = np.arange(n) % 3
+    pairs = []
+
+    class RecordingLoss(snn.CategoricalCrossentropy):
+        def calculate(self, output, y_true, **kwargs):
+            rows = np.rint(model.layers[0].inputs[:, 0] * n).astype(int)
+            pairs.append((rows, np.array(y_true)))
+            return super().calculate(output, y_true, **kwargs)
+
+    model = snn.Model([snn.Dense(2, 8, rng=0), snn.ReLU(), snn.Dense(8, 3, rng=1),
+                       snn.Softmax()], loss=RecordingLoss(), optimizer=snn.Adam(), seed=0)
+    model.fit(X, y, epochs=2, batch_size=16, verbose=0)
+    assert len(pairs) == 2 * 6
+    for rows, labels in pairs:
+        np.testing.assert_array_equal(labels, y[rows])
+    assert not np.array_equal(np.concatenate([rows for rows, _ in pairs[:6]]), np.arange(n))
 
 
 def test_no_shuffle_keeps_the_order(spiral):
@@ -454,6 +476,29 @@ def test_a_huge_learning_rate_raises_training_diverged(batch_size):
         for param in layer:
             assert np.isfinite(param).all()
     assert isinstance(caught.value, FloatingPointError)  # catchable as NumPy's error
+
+
+def test_divergence_restores_the_parameters_from_before_the_last_update():
+    # Finite but blown-up weights are not enough: the model must hold exactly the parameters
+    # the last update started from (the failing step's loss was measured with the ones after).
+    X, y = spiral_data(samples=100, classes=3, rng=0)
+    model = snn.Model(
+        [snn.Dense(2, 64, rng=0), snn.ReLU(), snn.Dense(64, 3, rng=1), snn.Softmax()],
+        loss=snn.CategoricalCrossentropy(), optimizer=snn.SGD(learning_rate=1e8), seed=0,
+    )
+    snapshots = []
+
+    class Snapshot(snn.Callback):
+        def on_batch_begin(self, batch, logs=None):
+            snapshots.append([p.copy() for layer in model.get_parameters() for p in layer])
+
+    with pytest.raises(snn.TrainingDivergedError):
+        model.fit(X, y, epochs=20, batch_size=32, verbose=0, callbacks=[Snapshot()])
+    now = [p for layer in model.get_parameters() for p in layer]
+    assert len(snapshots) >= 2
+    # snapshots[-1]: the failing step's start (after the bad update); [-2]: before that update.
+    assert all(np.array_equal(a, b) for a, b in zip(now, snapshots[-2], strict=True))
+    assert not all(np.array_equal(a, b) for a, b in zip(now, snapshots[-1], strict=True))
 
 
 def test_a_regression_that_overflows_raises_training_diverged():

@@ -31,7 +31,8 @@ from strategies import (
     probability_batches,
 )
 
-PROPERTY_SETTINGS = settings(max_examples=50, deadline=None)
+# derandomize: the same examples every run, so a CI failure reproduces on any machine.
+PROPERTY_SETTINGS = settings(max_examples=50, deadline=None, derandomize=True)
 RAISE = {"over": "raise", "invalid": "raise", "divide": "raise"}  # underflow to 0 is fine
 
 ACTIVATIONS = [ReLU, LeakyReLU, Sigmoid, Tanh, Softmax, Linear]
