@@ -732,7 +732,9 @@ def _process_alive(pid: int) -> bool:
         os.kill(pid, 0)          # signal 0: only checks that the process exists
     except ProcessLookupError:
         return False
-    except (PermissionError, OverflowError):
+    except (OSError, OverflowError, AttributeError):
+        # No permission, or no process table at all (WebAssembly builds such as Pyodide):
+        # when in doubt the temp file is someone's save in progress, and is left alone.
         return True
     return True
 
