@@ -558,3 +558,67 @@ def test_a_trained_model_can_be_pickled_and_deep_copied_by_its_user():
     model.fit(X, y, epochs=1, verbose=0)
     for other in (twin, clone):
         np.testing.assert_array_equal(other.layers[0].weights, model.layers[0].weights)
+
+
+@pytest.fixture
+def numpy_global_state_restored():
+    state = np.random.get_state()  # noqa: NPY002 - the test changes it on purpose
+    yield
+    np.random.set_state(state)  # noqa: NPY002
+    book.init()     # the book's layers back on their own RandomState
+
+
+CH06_RANDOM_SEARCH = """
+X, y = vertical_data(samples=100, classes=3)
+dense1 = Layer_Dense(2, 3)
+activation1 = Activation_ReLU()
+dense2 = Layer_Dense(3, 3)
+activation2 = Activation_Softmax()
+loss_function = Loss_CategoricalCrossentropy()
+lowest_loss = 9999999
+best = [dense1.weights.copy(), dense1.biases.copy(), dense2.weights.copy(), dense2.biases.copy()]
+for iteration in range(200):
+    dense1.weights += 0.05 * np.random.randn(2, 3)
+    dense1.biases += 0.05 * np.random.randn(1, 3)
+    dense2.weights += 0.05 * np.random.randn(3, 3)
+    dense2.biases += 0.05 * np.random.randn(1, 3)
+    dense1.forward(X)
+    activation1.forward(dense1.output)
+    dense2.forward(activation1.output)
+    activation2.forward(dense2.output)
+    loss = loss_function.calculate(activation2.output, y)
+    if loss < lowest_loss:
+        print('New set of weights found, iteration:', iteration, 'loss:', loss)
+        best = [dense1.weights.copy(), dense1.biases.copy(), dense2.weights.copy(),
+                dense2.biases.copy()]
+        lowest_loss = loss
+    else:
+        dense1.weights, dense1.biases, dense2.weights, dense2.biases = (
+            b.copy() for b in best)
+"""
+
+
+def test_init_numpy_global_shares_one_seeded_stream_as_nnfs_does(numpy_global_state_restored):
+    book.init(numpy_global=True)
+    dense = book.Layer_Dense(2, 3)
+    after = np.random.randn(4)  # noqa: NPY002 - the global stream is the point
+    reference = np.random.RandomState(0)
+    np.testing.assert_array_equal(dense.weights, (0.01 * reference.randn(2, 3)).astype(np.float32))
+    np.testing.assert_array_equal(after, reference.randn(4))   # the same stream, in order
+
+    # Chapter 6's search calls np.random itself: with numpy_global its printout is the same
+    # on every run (the book's numbers), as with nnfs.init().
+    outputs = []
+    for _ in range(2):
+        book.init(numpy_global=True)
+        namespace = {"np": np}
+        exec("from scratchnn.book import *", namespace)
+        outputs.append(run_quietly(exec, CH06_RANDOM_SEARCH, namespace))
+    assert outputs[0] == outputs[1] and outputs[0].count("New set of weights found") >= 3
+
+
+def test_init_refuses_bad_seeds_by_name():
+    with pytest.raises(ValueError, match="seed must be a non-negative integer; got -1"):
+        book.init(-1)
+    with pytest.raises(TypeError, match="numpy_global must be True or False"):
+        book.init(numpy_global="yes")

@@ -64,16 +64,34 @@ __all__ = [
 _book_random_state: np.random.RandomState | None = None
 
 
-def init(seed: int = 0) -> None:
+def init(seed: int = 0, *, numpy_global: bool = False) -> None:
     """What ``nnfs.init()`` is for: reproducible weights, masks and datasets.
 
     The book-named layers and :mod:`scratchnn.book.datasets` then draw from one
     ``numpy.random.RandomState(seed)``, in the same order as the book's code draws from NumPy's
     global generator. The library's default generator is re-seeded too
     (:func:`scratchnn.seed`). NumPy's own global state is left alone.
+
+    With ``numpy_global=True`` (asked for, never by default) it does what ``nnfs.init()`` does
+    to NumPy: ``np.random.seed(seed)``, and the book's layers and datasets draw from NumPy's
+    global generator itself. Programs that also call ``np.random`` themselves (chapter 6's
+    ``np.random.randn`` search, chapter 19's ``np.random.shuffle(keys)``) then share one
+    seeded stream with the layers, exactly as in the book, and print the book's numbers.
     """
     global _book_random_state
-    _book_random_state = np.random.RandomState(seed)
+    from .._validation import check_non_negative_int
+
+    seed = check_non_negative_int(seed, "seed")
+    if seed >= 2**32:
+        raise ValueError(f"seed must be below 2**32 (a RandomState seed); got {seed}")
+    if not isinstance(numpy_global, (bool, np.bool_)):
+        raise TypeError(f"numpy_global must be True or False; got {numpy_global!r}")
+    if numpy_global:
+        np.random.seed(seed)  # noqa: NPY002 - the user asked for NumPy's global generator
+        # The RandomState behind np.random.randn, np.random.shuffle, ...
+        _book_random_state = np.random.mtrand._rand
+    else:
+        _book_random_state = np.random.RandomState(seed)
     _random.seed(seed)
 
 
