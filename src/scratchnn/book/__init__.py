@@ -76,7 +76,8 @@ def init(seed: int = 0, *, numpy_global: bool = False) -> None:
     to NumPy: ``np.random.seed(seed)``, and the book's layers and datasets draw from NumPy's
     global generator itself. Programs that also call ``np.random`` themselves (chapter 6's
     ``np.random.randn`` search, chapter 19's ``np.random.shuffle(keys)``) then share one
-    seeded stream with the layers, exactly as in the book, and print the book's numbers.
+    seeded stream with the layers, drawing the same random numbers in the same order as the
+    book's code after ``nnfs.init()``.
     """
     global _book_random_state
     from .._validation import check_non_negative_int
