@@ -4,6 +4,12 @@ Each step is ``pre_update_params()``, ``update_params(layer)`` for every trainab
 ``post_update_params()``. The learning rate decays as ``lr / (1 + decay * iterations)``.
 State (momentums, caches) belongs to the optimizer, one dict of slots per parameter, aligned
 with ``layer.parameters()``; updates are applied in place, so a step allocates little.
+
+An optimizer keeps counting across models: one reused for a second model goes on from its
+``iterations`` (a decayed learning rate, Adam's bias correction at step t), as in Keras and
+PyTorch. Give each model its own optimizer to start fresh. Copying or pickling an optimizer
+on its own gives one without state (the state is keyed by layers, which the copy does not
+share); copy or pickle the whole model to keep it.
 """
 
 from __future__ import annotations
