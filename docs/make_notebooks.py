@@ -96,11 +96,13 @@ except ValueError as error:
 
 `scratchnn.Dense(n_inputs, n_neurons)` stores its weights the other way round,
 `(n_inputs, n_neurons)`, so the forward pass is `inputs @ weights + biases` with no transpose.
-Giving it the weights above (transposed once) reproduces the same numbers."""),
+Giving it the weights above (transposed once) reproduces the same numbers. (`dtype=np.float64`
+makes it compute in the same precision as NumPy above; scratchnn's default, float32, is
+explained further down.)"""),
     ("code", """\
 import scratchnn as snn
 
-layer = snn.Dense(4, 3)
+layer = snn.Dense(4, 3, dtype=np.float64)
 print("weights", layer.weights.shape, "biases", layer.biases.shape)
 
 layer.weights[:] = np.array(weights).T
@@ -145,7 +147,8 @@ print(layer2.output.dtype, snn.Dense(4, 5, dtype=np.float64, rng=0).weights.dtyp
 ## Why batches?
 
 Training looks at a batch at a time: more samples per step give a steadier direction to
-move the weights in, and the matrix product makes a batch nearly as cheap as one sample.
+move the weights in, and the matrix product makes a batch much cheaper per sample than one
+sample at a time.
 Yet the whole dataset at once rarely fits in memory, so it is cut into batches. With 10,000
 samples and batches of 32 there are `ceil(10000 / 32) = 313` steps per epoch, the last one
 holding the 16 samples left over."""),
@@ -199,7 +202,7 @@ print(probabilities)
 print("row sums:", probabilities.sum(axis=1))"""),
     ("md", """\
 `np.exp` overflows past about 709. Subtracting each row's maximum first changes nothing
-(the factor cancels in the division) and keeps every exponent at most `exp(0) = 1`.
+(the factor cancels in the division) and keeps every exponential at most `exp(0) = 1`.
 scratchnn's `Softmax` does this, so even huge inputs are fine:"""),
     ("code", """\
 softmax = snn.Softmax()
@@ -216,8 +219,7 @@ weights below are drawn in the book's order and give the book's numbers."""),
 from matplotlib.figure import Figure
 from scratchnn.datasets import spiral_data
 
-rng = np.random.RandomState(0)
-X, y = spiral_data(samples=100, classes=3, rng=rng)
+X, y = spiral_data(samples=100, classes=3, rng=np.random.RandomState(0))
 print(X.shape, y.shape, np.bincount(y))
 
 fig = Figure(figsize=(4, 4))
@@ -229,8 +231,12 @@ fig"""),
 ## A forward pass through a small network
 
 Dense(2, 3) -> ReLU -> Dense(3, 3) -> Softmax. The weights are tiny and random, so every
-class gets about a third of the probability: the network knows nothing yet."""),
+class gets about a third of the probability: the network knows nothing yet. The data and the
+weights are drawn from one `RandomState(0)`, in the book's order, in this cell, so running it
+again gives the same numbers."""),
     ("code", """\
+rng = np.random.RandomState(0)
+X, y = spiral_data(samples=100, classes=3, rng=rng)
 dense1 = snn.Dense(2, 3, rng=rng)
 activation1 = snn.ReLU()
 dense2 = snn.Dense(3, 3, rng=rng)
@@ -322,8 +328,12 @@ Backward gets `dvalues`, the gradient of the loss with respect to the layer's ou
 row per sample. The chain rule then gives
 
 * `dweights = inputs.T @ dvalues` (each weight's effect summed over the batch),
-* `dbiases = dvalues.sum(axis=0)`,
-* `dinputs = dvalues @ weights.T`, passed on to the layer before."""),
+* `dbiases = dvalues.sum(axis=0, keepdims=True)`,
+* `dinputs = dvalues @ weights.T`, passed on to the layer before.
+
+With L2 regularisation (`weight_regularizer_l2=λ`), the loss gains `λ * sum(weights**2)`
+and `dweights` gains `2 * λ * weights`: a pull towards small weights. L1 adds `λ * sum(|w|)`
+and `λ * sign(w)`. The book's chapter 14 covers both, and `Dense` takes them as arguments."""),
     ("code", """\
 inputs = np.array([[1, 2, 3, 2.5],
                    [2., 5., -1., 2],
@@ -362,7 +372,10 @@ print("same as the separate passes:", np.allclose(combined.dinputs, softmax.dinp
 How do we know a backward pass is right? Nudge each input and parameter by a tiny `eps` and
 watch the loss: `(f(x + eps) - f(x - eps)) / (2 eps)` approximates the derivative.
 `scratchnn.gradcheck` does this for every entry, in float64, and reports the relative error
-between the two gradients; below `1e-6` means they agree."""),
+between the two gradients; below `1e-6` means they agree. A layer on its own has no loss, so
+the check uses `sum(output * R)` for a fixed random `R` (whose gradient is `R`), plus the
+layer's regularisation penalty: the Dense below has an L2 penalty, and its gradient is checked
+too."""),
     ("code", """\
 rng = np.random.default_rng(0)
 x = rng.normal(size=(5, 4))
@@ -397,8 +410,15 @@ NOTEBOOK_4 = [
 
 An optimizer turns gradients into weight updates. Plain SGD takes a step of
 `learning_rate * gradient` downhill; momentum keeps part of the previous step, which rolls
-through small bumps; Adam also scales each weight's step by a running average of its squared
-gradient. Here all three train the same network on the spiral data."""),
+through small bumps; Adam keeps a running average of the gradient (momentum) and divides each
+weight's step by the square root of a running average of its squared gradient, both
+bias-corrected, so every weight gets a step of about the same size. Here all three train the
+same network on the spiral data.
+
+`decay` lowers the learning rate as training goes on: at step `t` it is
+`learning_rate / (1 + decay * t)`. Each step calls `pre_update_params()` (which sets that
+rate), `update_params(layer)` for each layer with weights, then `post_update_params()` (which
+counts the step)."""),
     ("code", install("matplotlib")),
     ("code", """\
 %matplotlib inline
@@ -453,7 +473,10 @@ histories = {name: train(optimizer) for name, optimizer in optimizers.items()}
 for name, history in histories.items():
     print(f"{name:15} loss {history['loss'][-1]:.3f}  accuracy {history['accuracy'][-1]:.3f}")"""),
     ("md", """\
-The same epochs, three very different results. Overlaid on one plot:"""),
+The same epochs, three very different results (the settings differ too: momentum runs with a
+decay of 1e-3, Adam with a smaller learning rate, as in the book). With a learning rate of 1,
+SGD with momentum overshoots now and then: its loss jumps before it settles again.
+Overlaid on one plot:"""),
     ("code", """\
 from matplotlib.figure import Figure
 
@@ -474,7 +497,8 @@ plot_history(histories["Adam"])"""),
 
 `Model` holds the layers, the loss, the optimizer and an accuracy, and runs the loop above
 for us: in batches, shuffled, with validation on held-out data after every epoch. `fit`
-returns the history."""),
+returns the history. The model ends in `Softmax()` and uses `CategoricalCrossentropy()`; seeing
+the pair, it uses the fused gradient of notebook 3 by itself."""),
     ("code", """\
 model = snn.Model(
     [snn.Dense(2, 64, rng=0), snn.ReLU(), snn.Dense(64, 3, rng=1), snn.Softmax()],
@@ -487,9 +511,9 @@ history = model.fit(X, y, epochs=300, batch_size=64, validation_data=(X_test, y_
 print({key: round(values[-1], 3) for key, values in history.history.items()})
 print(model.evaluate(X_test, y_test, verbose=0))"""),
     ("md", """\
-With validation data, `plot_history` draws both curves: where the validation loss stops
-falling while the training loss keeps going, the network is memorising its training points
-(*overfitting*)."""),
+With validation data, `plot_history` draws both curves. Here a gap opens between them while
+the validation loss still falls; if it stopped falling while the training loss kept going,
+the network would be memorising its training points (*overfitting*)."""),
     ("code", """\
 plot_history(history)"""),
     ("md", """\
@@ -505,8 +529,13 @@ NOTEBOOK_5 = [
 
 70,000 greyscale pictures of clothes, 28x28 pixels, in 10 classes. We load them, train a
 small network, look at what it confuses, and finally classify a picture read from a file.
-To keep the notebook quick, training uses a tenth of the data; the same network trained on all
-60,000 images for five epochs reaches about 87 % accuracy on the 10,000 test images."""),
+To keep the notebook quick, training uses a tenth of the data and checks on the first 2,000
+test images; the same network trained on all 60,000 images for five epochs reaches about 87 %
+accuracy on the 10,000 test images.
+
+This notebook needs the dataset's four files. In local Jupyter they are downloaded once (or
+found through `SCRATCHNN_DATA_DIR`). In JupyterLite the browser cannot download them from
+Python: upload the four `.gz` files and pass their folder, `load_fashion_mnist("folder")`."""),
     ("code", install("matplotlib", "Pillow")),
     ("md", """\
 ## Loading the data
@@ -551,7 +580,10 @@ print("samples per class:", np.bincount(y))"""),
 ## Training
 
 Two hidden layers of 128 ReLU neurons and a Softmax output, trained with Adam in batches of
-128 for four epochs (`verbose=2` prints one line per epoch)."""),
+128 for four epochs (`verbose=2` prints one line per epoch). The book draws the first weights
+as `0.01 * randn`; here the ReLU layers use He initialisation, `sqrt(2 / n_inputs) * randn`,
+which trains faster (see the command line page for the measured difference), and the decay is
+smaller for the short run."""),
     ("code", """\
 model = snn.Model(
     [
@@ -578,7 +610,8 @@ plot_history(history)"""),
 ## What does it confuse?
 
 Rows are the true classes, columns the predictions. Shirts, T-shirts, pullovers and coats
-look alike at 28x28 pixels, and the model mixes them up the most."""),
+look alike at 28x28 pixels and are mixed up among themselves; so are the footwear classes,
+sandals, sneakers and ankle boots."""),
     ("code", """\
 print(model.evaluate(X_test, y_test, verbose=0))
 plot_confusion_matrix(model, X_test, y_test, class_names=FASHION_MNIST_CLASSES)"""),
@@ -628,8 +661,8 @@ for path in ("garment.png", "garment-photo.png"):
 `snn.load_model` reads it back, ready to predict or to continue training. The file holds
 no pickle, so loading one never runs code."""),
     ("code", """\
-model.save(folder / "fashion.model")
-restored = snn.load_model(folder / "fashion.model")
+model.save(folder / "fashion.snn")
+restored = snn.load_model(folder / "fashion.snn")
 same = np.array_equal(restored.predict_classes(X_test), model.predict_classes(X_test))
 print("same predictions:", same)"""),
 ]
