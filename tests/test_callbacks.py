@@ -304,3 +304,43 @@ def test_early_stopping_counts_only_improvements_larger_than_min_delta():
     assert stopper.best == 0.56 and not stopper.model.stop_training
     stopper.on_epoch_end(2, {"val_accuracy": 0.6})         # +0.04: not enough
     assert stopper.stopped_epoch == 2
+
+
+class Boom(snn.Callback):
+    def __init__(self, where):
+        self.where = where
+
+    def on_train_begin(self, logs=None):
+        if self.where == "begin":
+            raise RuntimeError("boom at begin")
+
+    def on_batch_end(self, batch, logs=None):
+        if self.where == "batch" and batch == 2:
+            raise RuntimeError("boom at batch")
+
+    def on_train_end(self, logs=None):
+        if self.where == "end":
+            raise RuntimeError("boom at end")
+
+
+@pytest.mark.parametrize("where", ["begin", "batch", "end"])
+def test_a_failing_callback_still_closes_files_and_bars(tmp_path, data, where):
+    from tqdm import tqdm
+
+    X, y, _, _ = data
+    logger = snn.callbacks.CSVLogger(tmp_path / "log.csv")
+    stopper = snn.callbacks.EarlyStopping(monitor="loss", patience=100,
+                                          restore_best_weights=True)
+    model = snn.Model([snn.Dense(2, 8, rng=0), snn.ReLU(), snn.Dense(8, 3, rng=1),
+                       snn.Softmax()],
+                      loss=snn.CategoricalCrossentropy(), optimizer=snn.Adam(), seed=0)
+    with pytest.raises(RuntimeError, match=f"boom at {where}"):
+        model.fit(X, y, epochs=2, batch_size=16, verbose=1,
+                  callbacks=[logger, stopper, Boom(where)])
+    assert logger._file is None                 # closed, whatever failed
+    assert not [bar for bar in tqdm._instances if not bar.disable]   # no bar left open
+    if where == "end":
+        # The callbacks before the failing one all ended: the best weights came back.
+        assert stopper.best_parameters is not None
+        best = stopper.best_parameters[0][0]
+        np.testing.assert_array_equal(model.layers[0].weights, best)

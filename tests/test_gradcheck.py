@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+import scratchnn as snn
 from scratchnn import (
     CategoricalCrossentropy,
     Dense,
@@ -214,3 +215,43 @@ def test_l1_kink_at_fresh_zero_biases_is_explained_and_nudging_fixes_it():
     nudged = gradcheck(layer, inputs)
     assert nudged.ok and not nudged.notes
 
+
+
+def test_a_nan_gradient_never_passes():
+    class NanDense(snn.Dense):
+        def backward(self, dvalues):
+            super().backward(dvalues)
+            self.dweights[:] = np.nan
+            return self.dinputs
+
+    x = np.random.default_rng(0).normal(size=(4, 3))
+    result = snn.gradcheck(NanDense(3, 2, dtype=np.float64, rng=0), x)
+    assert not result and not result.ok
+    assert np.isnan(result.max_error)
+    assert "FAILED" in str(result) and "NaN or infinity" in str(result)
+
+
+def test_a_models_first_layer_can_be_checked_after_fit():
+    X = np.random.default_rng(0).normal(size=(20, 3))
+    y = np.arange(20) % 2
+    model = snn.Model([snn.Dense(3, 4, dtype=np.float64, rng=0), snn.ReLU(),
+                       snn.Dense(4, 2, dtype=np.float64, rng=1), snn.Softmax()],
+                      loss=snn.CategoricalCrossentropy(), optimizer=snn.Adam(), seed=0)
+    model.fit(X, y, epochs=1, verbose=0)
+    first = model.layers[0]
+    assert first.needs_dinputs is False
+    assert snn.gradcheck(first, X[:5])
+    assert first.needs_dinputs is False        # left as the model set it
+
+
+def test_a_gradient_of_the_wrong_shape_is_named():
+    class Transposed(snn.Dense):
+        def backward(self, dvalues):
+            super().backward(dvalues)
+            self.dweights = self.dweights.T.copy()
+            return self.dinputs
+
+    x = np.random.default_rng(0).normal(size=(4, 3))
+    with pytest.raises(ValueError, match=r"analytic dweights has shape \(2, 3\) but must have "
+                                         r"the shape of what it is the gradient of, \(3, 2\)"):
+        snn.gradcheck(Transposed(3, 2, dtype=np.float64, rng=0), x)

@@ -15,6 +15,7 @@ at a parameter exactly 0 -- a fresh ``Dense`` has all its biases at 0, so with
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,11 +37,15 @@ class GradcheckResult:
 
     @property
     def max_error(self) -> float:
-        return max(self.errors.values(), default=0.0)
+        """The largest error; NaN when any gradient is NaN (a NaN never passes)."""
+        values = list(self.errors.values())
+        if any(math.isnan(value) for value in values):
+            return math.nan
+        return max(values, default=0.0)
 
     @property
     def ok(self) -> bool:
-        return self.max_error < self.tolerance
+        return all(error < self.tolerance for error in self.errors.values())
 
     def __bool__(self) -> bool:
         return self.ok
@@ -51,12 +56,15 @@ class GradcheckResult:
             + (f" ({self.notes[name]})" if name in self.notes else "")
             for name, err in self.errors.items()
         ]
-        verdict = "ok" if self.ok else f"FAILED (tolerance {self.tolerance:.0e})"
+        verdict = "ok" if self.ok else f"FAILED (tolerance {self.tolerance:.2g})"
         return "\n".join([*lines, verdict])
 
 
 def relative_error(analytic: Array, numeric: Array) -> float:
-    """``||a - n|| / max(||a||, ||n||)``, 0 when both gradients are zero."""
+    """``||a - n|| / max(||a||, ||n||)``, 0 when both gradients are zero; NaN when either
+    holds NaN or infinity."""
+    if not (np.all(np.isfinite(analytic)) and np.all(np.isfinite(numeric))):
+        return math.nan
     scale = max(float(np.linalg.norm(analytic)), float(np.linalg.norm(numeric)))
     if scale == 0.0:
         return 0.0
@@ -150,17 +158,42 @@ def gradcheck(
     def f() -> float:
         return float(np.sum(forward() * projection)) + float(obj.regularization_loss())
 
-    forward()
-    obj.backward(projection.copy())
-    result.errors["dinputs"] = relative_error(obj.dinputs, numerical_gradient(f, x, eps))
-    for index, (param, grad) in enumerate(zip(obj.parameters(), obj.gradients(), strict=True)):
-        analytic = np.array(grad, dtype=np.float64)
-        numeric = numerical_gradient(f, param, eps)
-        name = _param_name(obj, index)
-        result.errors[name] = relative_error(analytic, numeric)
-        if result.errors[name] >= tolerance:
-            _note_l1_kink(obj, name, param, result)
+    # A model's first Dense skips d(loss)/d(inputs); the check needs it.
+    needs_dinputs = getattr(obj, "needs_dinputs", None)
+    if needs_dinputs is False:
+        obj.needs_dinputs = True
+    try:
+        forward()
+        obj.backward(projection.copy())
+        analytic_inputs = _checked_shape("dinputs", obj.dinputs, x)
+        result.errors["dinputs"] = relative_error(analytic_inputs, numerical_gradient(f, x, eps))
+        pairs = zip(obj.parameters(), obj.gradients(), strict=True)
+        for index, (param, grad) in enumerate(pairs):
+            name = _param_name(obj, index)
+            analytic = _checked_shape(name, grad, param)
+            numeric = numerical_gradient(f, param, eps)
+            result.errors[name] = relative_error(analytic, numeric)
+            if not result.errors[name] < tolerance:
+                _note_l1_kink(obj, name, param, result)
+            if math.isnan(result.errors[name]):
+                result.notes[name] = "the analytic gradient holds NaN or infinity"
+        if math.isnan(result.errors["dinputs"]):
+            result.notes["dinputs"] = "the analytic gradient holds NaN or infinity"
+    finally:
+        if needs_dinputs is False:
+            obj.needs_dinputs = False
     return result
+
+
+def _checked_shape(name: str, gradient: Any, like: Array) -> Array:
+    """``gradient`` as float64, refused unless it has the shape of what it differentiates."""
+    array = np.array(gradient, dtype=np.float64)
+    if array.shape != like.shape:
+        raise ValueError(
+            f"the analytic {name} has shape {array.shape} but must have the shape of what it "
+            f"is the gradient of, {like.shape}; check the layer's backward"
+        )
+    return array
 
 
 # The L1 penalty lambda * |p| has no derivative at p == 0 (slopes -lambda and +lambda meet).

@@ -540,11 +540,14 @@ class Model:
             y_batch = np.empty((size, *y.shape[1:]), dtype=y.dtype)
 
         with np.errstate(all="ignore"):
-            for callback in callback_list:
-                callback.on_train_begin({})
             bar = None
             updating = False
+            begun: list[Callback] = []      # on_train_end goes to those whose begin ran
+            failed = False
             try:
+                for callback in callback_list:
+                    callback.on_train_begin({})
+                    begun.append(callback)
                 for epoch in range(initial_epoch, epochs):
                     if self.stop_training:
                         break
@@ -629,17 +632,17 @@ class Model:
                               file=sys.stdout, flush=True)
                     for callback in callback_list:
                         callback.on_epoch_end(epoch, logs)
-            except KeyboardInterrupt:
-                # Ctrl-C in the middle of an update would leave some layers stepped and
-                # others not: go back to the parameters from before that update.
-                if updating:
+            except BaseException as error:
+                failed = True
+                if isinstance(error, KeyboardInterrupt) and updating:
+                    # Ctrl-C in the middle of an update would leave some layers stepped and
+                    # others not: go back to the parameters from before that update.
                     _copy_all(params, backup)
-                if bar is not None:
-                    bar.tqdm.close()
                 raise
             finally:
-                for callback in callback_list:
-                    callback.on_train_end({})
+                if bar is not None:
+                    bar.tqdm.close()      # whatever stopped the run (closing twice is harmless)
+                _end_training(begun, failed)
         return history
 
     def _learning_rate(self) -> float:
@@ -900,6 +903,20 @@ def _check_loss_fits_last_layer(loss: Loss, layers: list[Layer]) -> None:
                 f"{activation.__name__}(); it ends with {_describe_layer(layers[-1])}. "
                 f"Add model.add({activation.__name__}()) after the last Dense"
             )
+
+
+def _end_training(callbacks: list[Callback], failed: bool) -> None:
+    """``on_train_end`` for every callback, even when one of them raises (files get closed,
+    best weights restored); the first error is raised afterwards unless the run already
+    failed, whose error must not be hidden."""
+    errors: list[BaseException] = []
+    for callback in callbacks:
+        try:
+            callback.on_train_end({})
+        except Exception as error:  # noqa: PERF203 - each callback must get its turn
+            errors.append(error)
+    if errors and not failed:
+        raise errors[0]
 
 
 def _saturated_loss(loss: Loss, n_outputs: int) -> float:
