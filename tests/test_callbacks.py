@@ -233,7 +233,7 @@ def test_learning_rate_scheduler_checks_what_it_gets(data):
     with pytest.raises(TypeError, match=r"schedule must be callable; got 0\.1"):
         snn.LearningRateScheduler(0.1)
     bad = snn.LearningRateScheduler(lambda epoch: -1.0)
-    with pytest.raises(ValueError, match=r"learning rate returned by schedule must be in"):
+    with pytest.raises(ValueError, match=r"learning rate schedule returned for epoch 0 must be in"):
         spiral_model().fit(X, y, verbose=0, callbacks=[bad])
 
 
@@ -344,3 +344,85 @@ def test_a_failing_callback_still_closes_files_and_bars(tmp_path, data, where):
         assert stopper.best_parameters is not None
         best = stopper.best_parameters[0][0]
         np.testing.assert_array_equal(model.layers[0].weights, best)
+
+
+def test_schedule_with_keyword_only_or_partial_arguments_gets_only_the_epoch(data):
+    import functools
+
+    X, y, _, _ = data
+    seen = []
+
+    def schedule(epoch, *, verbose=False):
+        seen.append(epoch)
+        return 0.01
+
+    def based(epoch, base=1.0):
+        return base / (epoch + 1)
+
+    for chosen in (schedule, functools.partial(based, base=0.05)):
+        model = snn.Model([snn.Dense(2, 4, rng=0), snn.Softmax()],
+                          loss=snn.CategoricalCrossentropy(), optimizer=snn.SGD(), seed=0)
+        history = model.fit(X, y, epochs=2, verbose=0,
+                            callbacks=[snn.callbacks.LearningRateScheduler(chosen)])
+    assert seen == [0, 1]
+    assert history.history["learning_rate"] == [0.05, 0.025]
+
+
+def test_schedule_returning_a_bad_rate_names_the_epoch(data):
+    X, y, _, _ = data
+    model = snn.Model([snn.Dense(2, 4, rng=0), snn.Softmax()],
+                      loss=snn.CategoricalCrossentropy(), optimizer=snn.SGD(), seed=0)
+    bad = snn.callbacks.LearningRateScheduler(lambda epoch: 0.1 if epoch < 1 else 0.0)
+    with pytest.raises(ValueError, match="schedule returned for epoch 1"):
+        model.fit(X, y, epochs=3, verbose=0, callbacks=[bad])
+
+
+def test_csv_logger_appends_under_the_existing_header(tmp_path, data):
+    X, y, X_val, y_val = data
+    path = tmp_path / "log.csv"
+
+    def build():
+        return snn.Model([snn.Dense(2, 4, rng=0), snn.Softmax()],
+                         loss=snn.CategoricalCrossentropy(), optimizer=snn.Adam(), seed=0)
+
+    model = build()
+    model.fit(X, y, epochs=2, verbose=0, validation_data=(X_val, y_val),
+              callbacks=[snn.callbacks.CSVLogger(path)])
+    # Resumed without validation: the val_ columns stay, empty.
+    model.fit(X, y, epochs=3, initial_epoch=2, verbose=0,
+              callbacks=[snn.callbacks.CSVLogger(path, append=True)])
+    rows = list(csv.reader(path.read_text().splitlines()))
+    assert rows[0][0] == "epoch" and "val_loss" in rows[0]
+    assert [row[0] for row in rows[1:]] == ["0", "1", "2"]
+    assert all(len(row) == len(rows[0]) for row in rows)
+    assert rows[3][rows[0].index("val_loss")] == ""
+
+    # A run logging a metric the file has no column for is stopped, not written out of place.
+    other = tmp_path / "other.csv"
+    build().fit(X, y, epochs=1, verbose=0, callbacks=[snn.callbacks.CSVLogger(other)])
+    before = other.read_text()
+    with pytest.raises(ValueError, match=r"the logs now hold \['val_accuracy', 'val_loss'\]"):
+        build().fit(X, y, epochs=1, verbose=0, validation_data=(X_val, y_val),
+                    callbacks=[snn.callbacks.CSVLogger(other, append=True)])
+    assert other.read_text() == before
+
+
+@pytest.mark.parametrize("separator", [";;", "", '"', 5])
+def test_csv_logger_refuses_a_bad_separator_at_once(tmp_path, separator):
+    with pytest.raises(ValueError, match="separator must be one character"):
+        snn.callbacks.CSVLogger(tmp_path / "x.csv", separator=separator)
+
+
+def test_checkpoint_threshold_and_missing_folder(tmp_path, data):
+    X, y, X_val, y_val = data
+    model = snn.Model([snn.Dense(2, 4, rng=0), snn.Softmax()],
+                      loss=snn.CategoricalCrossentropy(), optimizer=snn.Adam(), seed=0)
+    path = tmp_path / "best.snn"
+    keep = snn.callbacks.ModelCheckpoint(path, monitor="val_loss", save_best_only=True,
+                                         initial_value_threshold=0.01)
+    model.fit(X, y, epochs=2, verbose=0, validation_data=(X_val, y_val), callbacks=[keep])
+    assert not path.exists() and keep.saved_epochs == []      # never beat 0.01
+    missing = snn.callbacks.ModelCheckpoint(tmp_path / "no" / "m.snn")
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        model.fit(X, y, epochs=1, verbose=0, callbacks=[missing])
+    assert model.history.history == {}         # refused before the first epoch

@@ -125,3 +125,18 @@ def test_empty_batches_raise_instead_of_warning(accuracy, predictions, y, name):
     with pytest.raises(ValueError, match=rf"^{name} must hold at least one sample.*undefined"):
         accuracy.calculate(predictions, y)
     assert accuracy.accumulated_count == 0
+
+
+def test_regression_accuracy_on_constant_targets_counts_exact_predictions():
+    accuracy = RegressionAccuracy()
+    y = np.full((4, 1), 2.0)
+    accuracy.init(y)
+    assert accuracy.precision == 0
+    assert accuracy.calculate(np.array([[2.0], [2.0], [2.5], [2.0]]), y) == 0.75
+
+
+def test_only_a_column_and_a_vector_are_matched_by_reshaping():
+    binary = CategoricalAccuracy(binary=True)
+    assert binary.calculate(np.array([[1], [0], [1]]), np.array([1, 0, 0])) == 2 / 3
+    with pytest.raises(ValueError, match="must describe the same samples"):
+        binary.calculate(np.ones((3, 2), dtype=int), np.ones((2, 3), dtype=int))

@@ -250,6 +250,14 @@ def test_images_grid_with_names_and_guesses(flat, rng):
     assert_not_blank(fig, min_colours=20)
 
 
+def test_images_with_a_binary_models_sigmoid_column(rng):
+    probabilities = np.array([[0.9], [0.2], [0.7], [0.4]])     # what a 1-output model predicts
+    fig = plot.plot_images(garments(4, rng), np.array([1, 0, 0, 0]), predictions=probabilities,
+                           class_names=["no", "yes"])
+    shown = [ax for ax in fig.axes if ax.images]
+    assert [ax.get_title() for ax in shown] == ["yes (yes)", "no (no)", "yes (no)", "no (no)"]
+
+
 def test_images_max_images_and_plain_titles(rng):
     fig = plot.plot_images(garments(40, rng), np.arange(40) % 10, max_images=12)
     shown = [ax for ax in fig.axes if ax.images]

@@ -189,11 +189,7 @@ class LearningRateScheduler(Callback):
         if not callable(schedule):
             raise TypeError(f"schedule must be callable; got {describe(schedule)}")
         self.schedule = schedule
-        try:
-            n_args = len(inspect.signature(schedule).parameters)
-        except (TypeError, ValueError):
-            n_args = 2
-        self._takes_rate = n_args >= 2
+        self._takes_rate = _takes_two_positional(schedule)
 
     def on_epoch_begin(self, epoch: int, logs: Logs | None = None) -> None:
         optimizer = self.model.optimizer
@@ -203,11 +199,32 @@ class LearningRateScheduler(Callback):
         else:
             new_rate = self.schedule(epoch)
         optimizer.learning_rate = check_real(
-            new_rate, "the learning rate returned by schedule", low=0.0, low_inclusive=False
+            new_rate, f"the learning rate schedule returned for epoch {epoch}", low=0.0,
+            low_inclusive=False,
         )
-        optimizer.current_learning_rate = optimizer.learning_rate / (
-            1.0 + optimizer.decay * optimizer.iterations
+        optimizer.current_learning_rate = optimizer.learning_rate * (
+            1.0 / (1.0 + optimizer.decay * optimizer.iterations)
         )
+
+
+def _takes_two_positional(function: Callable[..., Any]) -> bool:
+    """Whether ``function(epoch, rate)`` works: two positional parameters, or ``*args``.
+
+    Keyword-only parameters (``def s(epoch, *, verbose=False)``) and arguments bound by
+    ``functools.partial`` by keyword do not count.
+    """
+    try:
+        parameters = inspect.signature(function).parameters.values()
+    except (TypeError, ValueError):
+        return True
+    positional = 0
+    for parameter in parameters:
+        if parameter.kind is inspect.Parameter.VAR_POSITIONAL:
+            return True
+        if parameter.kind in (inspect.Parameter.POSITIONAL_ONLY,
+                              inspect.Parameter.POSITIONAL_OR_KEYWORD):
+            positional += 1
+    return positional >= 2
 
 
 class CSVLogger(Callback):
@@ -217,10 +234,23 @@ class CSVLogger(Callback):
     ----------
     path : str or os.PathLike
         The file; created or overwritten (or appended to with ``append=True``).
+    separator : str, default ","
+        One character between the fields.
+    append : bool, default False
+        Add rows to an existing file (resuming a run). Its header decides the columns: a
+        metric it lacks stops the run at the end of the first epoch (ValueError) before any
+        row is written out of place, and a column the new run does not log is left empty.
     """
 
     def __init__(self, path: str | os.PathLike[str], *, separator: str = ",",
                  append: bool = False) -> None:
+        if not isinstance(path, (str, os.PathLike)):
+            raise TypeError(f"path must be a str or os.PathLike; got {describe(path)}")
+        if not isinstance(separator, str) or len(separator) != 1 or separator in "\r\n\"":
+            raise ValueError(
+                f"separator must be one character such as ',' or ';' (not a quote or line "
+                f"break); got {describe(separator)}"
+            )
         self.path = os.fspath(path)
         self.separator = separator
         self.append = bool(append)
@@ -229,20 +259,37 @@ class CSVLogger(Callback):
         self._keys: list[str] | None = None
 
     def on_train_begin(self, logs: Logs | None = None) -> None:
-        exists = os.path.exists(self.path) and os.path.getsize(self.path) > 0
-        self._file = open(self.path, "a" if self.append else "w", newline="")  # noqa: SIM115
+        import csv  # only CSVLogger needs it: kept out of import scratchnn
+
         self._keys = None
-        self._has_header = self.append and exists
+        self._has_header = False
+        if self.append and os.path.exists(self.path) and os.path.getsize(self.path) > 0:
+            with open(self.path, newline="") as existing:
+                header = next(csv.reader(existing, delimiter=self.separator), [])
+            if not header or header[0] != "epoch":
+                raise ValueError(
+                    f"CSVLogger(append=True): {self.path} does not start with the header this "
+                    f"logger writes (epoch{self.separator}...); got {header[:3]!r}. Append to a "
+                    "file an earlier CSVLogger wrote, or give a new path"
+                )
+            self._keys, self._has_header = header, True
+        self._file = open(self.path, "a" if self.append else "w", newline="")  # noqa: SIM115
+        self._writer = csv.writer(self._file, delimiter=self.separator)
 
     def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
         logs = logs or {}
         if self._keys is None:
             self._keys = ["epoch", *sorted(logs)]
-            import csv  # only CSVLogger needs it: kept out of import scratchnn
-
-            self._writer = csv.writer(self._file, delimiter=self.separator)
-            if not self._has_header:
-                self._writer.writerow(self._keys)
+        if not self._has_header:
+            self._writer.writerow(self._keys)
+            self._has_header = True
+        extra = sorted(set(logs) - set(self._keys))
+        if extra:
+            raise ValueError(
+                f"CSVLogger: the logs now hold {extra}, which {self.path}'s columns "
+                f"({', '.join(self._keys)}) do not have; rows would no longer match the "
+                "header. Log to a new file, or append only runs that log the same metrics"
+            )
         self._writer.writerow([epoch] + [logs.get(key, "") for key in self._keys[1:]])
         self._file.flush()
 
@@ -271,6 +318,10 @@ class ModelCheckpoint(Callback):
         calls), instead of after every epoch.
     mode : {"auto", "min", "max"}
         Whether smaller or larger is better; ``"auto"`` picks "max" for accuracies.
+    initial_value_threshold : float, optional
+        With ``save_best_only``, the value to beat before the first save. When resuming in a
+        new process from the best file, pass the best value so far, so that a worse first
+        epoch does not overwrite it (a new ModelCheckpoint otherwise starts from the worst).
     """
 
     def __init__(
@@ -280,6 +331,7 @@ class ModelCheckpoint(Callback):
         monitor: str = "val_loss",
         save_best_only: bool = False,
         mode: str = "auto",
+        initial_value_threshold: float | None = None,
     ) -> None:
         if not isinstance(path, (str, os.PathLike)):
             raise TypeError(f"path must be a str or os.PathLike; got {describe(path)}")
@@ -290,7 +342,22 @@ class ModelCheckpoint(Callback):
         self.save_best_only = bool(save_best_only)
         self.mode = _mode_for(monitor, mode)
         self.best = _worst(self.mode)
+        if initial_value_threshold is not None:
+            self.best = check_real(initial_value_threshold, "initial_value_threshold")
         self.saved_epochs: list[int] = []
+
+    def on_train_begin(self, logs: Logs | None = None) -> None:
+        # Checked now, not after the first epoch's training.
+        folder = os.path.dirname(os.path.abspath(self.path))
+        if not os.path.isdir(folder):
+            raise FileNotFoundError(
+                f"ModelCheckpoint cannot save {self.path!r}: the folder {folder!r} does not "
+                "exist; create it first"
+            )
+        if os.path.isdir(self.path):
+            raise IsADirectoryError(
+                f"ModelCheckpoint path {self.path!r} is a folder; give a file name"
+            )
 
     def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
         from .io import save_model

@@ -68,8 +68,7 @@ class CategoricalAccuracy(Accuracy):
     def compare(self, predictions: Array, y: Array) -> Array:
         if not self.binary and y.ndim == 2 and y.shape[1] > 1:
             y = np.argmax(y, axis=1)   # one-hot; a (n, 1) column holds the labels themselves
-        if predictions.shape != y.shape and predictions.size == y.size:
-            y = y.reshape(predictions.shape)   # (n,) labels against (n, 1) sigmoid predictions
+        y = _column_like(y, predictions)   # (n,) labels against (n, 1) sigmoid predictions
         _check_same_shape(predictions, y)
         return predictions == y
 
@@ -94,13 +93,26 @@ class RegressionAccuracy(Accuracy):
     def compare(self, predictions: Array, y: Array) -> Array:
         if self.precision is None:
             self.init(y)
-        if predictions.shape != y.shape and predictions.size == y.size:
-            y = y.reshape(predictions.shape)
+        y = _column_like(y, predictions)
         _check_same_shape(predictions, y)
-        return np.absolute(predictions - y) < self.precision
+        difference = np.absolute(predictions - y)
+        if self.precision == 0:
+            # Constant targets (std 0): the book's strict "<" would count nothing, even
+            # exact predictions; count those.
+            return difference <= 0
+        return difference < self.precision
 
     def get_config(self) -> dict[str, Any]:
         return {"precision": self.precision} if self._fixed else {}
+
+
+def _column_like(y: Array, predictions: Array) -> Array:
+    """``y`` reshaped between (n,) and (n, 1) to match ``predictions``; other shapes as given
+    (a (3, 2) against a (2, 3) is an error, not a reshape)."""
+    if predictions.shape != y.shape and predictions.size == y.size:
+        if {predictions.ndim, y.ndim} == {1, 2} and len(predictions) == len(y):
+            return y.reshape(predictions.shape)
+    return y
 
 
 def _check_same_shape(predictions: Array, y: Array) -> None:

@@ -362,8 +362,9 @@ def plot_images(
         Images, raw (0..255) or scaled (-1..1); flat rows must have a square number of pixels.
     y : array_like, shape (n,) or (n, n_classes)
         True labels, integer or one-hot.
-    predictions : array_like, shape (n,) or (n, n_classes), optional
-        Predicted class ids, or probabilities (the most probable class is shown). Titles
+    predictions : array_like, shape (n,), (n, 1) or (n, n_classes), optional
+        Predicted class ids, or probabilities (the most probable class is shown; a single
+        sigmoid column counts as class 1 above 0.5). Titles
         then read ``"guess (true)"``, green when right and red when wrong.
     class_names : sequence of str, optional
         Name of each class id; by default the ids themselves.
@@ -536,6 +537,9 @@ def _check_labels(
         raise TypeError(f"{name} must hold class ids (integers); got dtype {values.dtype}")
     if values.ndim == 2 and values.shape[1] == 1:
         values = values[:, 0]
+        if probabilities and values.dtype.kind == "f" and np.any(values % 1):
+            # One sigmoid output per sample: the probability of class 1.
+            values = (values > 0.5).astype(np.int64)
     elif values.ndim == 2:
         values = np.argmax(values, axis=1)   # one-hot labels or predicted probabilities
     kind = "probabilities" if probabilities else "one-hot rows"
