@@ -255,3 +255,34 @@ def test_a_gradient_of_the_wrong_shape_is_named():
     with pytest.raises(ValueError, match=r"analytic dweights has shape \(2, 3\) but must have "
                                          r"the shape of what it is the gradient of, \(3, 2\)"):
         snn.gradcheck(Transposed(3, 2, dtype=np.float64, rng=0), x)
+
+
+def test_a_book_style_activation_can_be_checked():
+    # Written as in the book: forward(inputs) stores self.output and returns nothing, no
+    # parameters() or training argument.
+    class Activation_Tanh:
+        def forward(self, inputs):
+            self.inputs = inputs
+            self.output = np.tanh(inputs)
+
+        def backward(self, dvalues):
+            self.dinputs = dvalues * (1 - self.output**2)
+
+    x = np.random.default_rng(0).normal(size=(4, 3))
+    result = snn.gradcheck(Activation_Tanh(), x)
+    assert result and list(result.errors) == ["dinputs"]
+
+    class WrongTanh(Activation_Tanh):
+        def backward(self, dvalues):
+            self.dinputs = dvalues * (1 - self.output)        # forgot the square
+
+    assert not snn.gradcheck(WrongTanh(), x)
+
+
+def test_the_books_float32_layer_gets_a_way_out():
+    from scratchnn import book
+
+    with pytest.raises(TypeError, match=r"Layer_Dense is always float32: check the same layer "
+                                        r"as scratchnn.Dense\(n_inputs, n_neurons, "
+                                        r"dtype=numpy.float64\)"):
+        snn.gradcheck(book.Layer_Dense(3, 2), np.ones((2, 3)))

@@ -15,6 +15,7 @@ at a parameter exactly 0 -- a fresh ``Dense`` has all its biases at 0, so with
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ import numpy as np
 
 from ._typing import Array
 from ._validation import as_float_array, check_real, describe
+from .layers import Dense
 from .losses import Loss, SoftmaxCategoricalCrossentropy
 
 
@@ -102,7 +104,10 @@ def gradcheck(
     Parameters
     ----------
     obj : a layer or activation (``forward``/``backward``), or a loss (also needs ``y_true``)
-        Layers with parameters must be built with ``dtype=numpy.float64``.
+        Layers with parameters must be built with ``dtype=numpy.float64``. A book-style
+        class works too: ``forward(inputs)`` without ``training`` that sets ``self.output``
+        and returns nothing, ``backward(dvalues)`` that sets ``self.dinputs``; without
+        ``parameters()``/``gradients()`` only ``dinputs`` is checked.
     inputs : array (n_samples, n_features)
         Where to check; converted to float64. Keep away from kinks (ReLU at 0, |x| at 0);
         likewise parameters under an L1 penalty must not sit exactly at 0 (fresh biases do).
@@ -128,10 +133,10 @@ def gradcheck(
     result = GradcheckResult(tolerance=tolerance)
     is_loss = isinstance(obj, (Loss, SoftmaxCategoricalCrossentropy))
     if not is_loss and not all(
-        callable(getattr(obj, method, None)) for method in ("forward", "backward", "parameters")
+        callable(getattr(obj, method, None)) for method in ("forward", "backward")
     ):
         raise TypeError(
-            "obj must be a layer or activation (forward, backward, parameters) or a loss; "
+            "obj must be a layer or activation (with forward and backward) or a loss; "
             f"got {describe(obj)}"
         )
     if is_loss:
@@ -139,24 +144,38 @@ def gradcheck(
             raise ValueError("gradcheck of a loss needs y_true")
         _check_loss(obj, x, np.asarray(y_true), eps, result)
         return result
-    for param in obj.parameters():
+    parameters: Callable[[], list[Array]] = getattr(obj, "parameters", list)
+    gradients: Callable[[], list[Array]] = getattr(obj, "gradients", list)
+    regularization_loss = getattr(obj, "regularization_loss", lambda: 0.0)
+    for param in parameters():
         if param.dtype != np.float64:
+            hint = "build it with dtype=numpy.float64"
+            if isinstance(obj, Dense) and type(obj).__name__ == "Layer_Dense":
+                hint = (
+                    "the book's Layer_Dense is always float32: check the same layer as "
+                    "scratchnn.Dense(n_inputs, n_neurons, dtype=numpy.float64)"
+                )
             raise TypeError(
                 f"gradcheck needs float64 parameters; {type(obj).__name__} holds {param.dtype}: "
-                "build it with dtype=numpy.float64"
+                f"{hint}"
             )
 
     mask_rng = getattr(obj, "rng", None)
     rng_snapshot = _snapshot(mask_rng)
 
+    takes_training = _accepts_training(obj.forward)
+
     def forward() -> Array:
         _restore(mask_rng, rng_snapshot)  # the same dropout mask every time
-        return np.asarray(obj.forward(x, training=training), dtype=np.float64)
+        output = obj.forward(x, training=training) if takes_training else obj.forward(x)
+        if output is None:                # the book's style: the result is in .output
+            output = obj.output
+        return np.asarray(output, dtype=np.float64)
 
     projection = np.random.default_rng(seed).normal(size=forward().shape)
 
     def f() -> float:
-        return float(np.sum(forward() * projection)) + float(obj.regularization_loss())
+        return float(np.sum(forward() * projection)) + float(regularization_loss())
 
     # A model's first Dense skips d(loss)/d(inputs); the check needs it.
     needs_dinputs = getattr(obj, "needs_dinputs", None)
@@ -167,7 +186,7 @@ def gradcheck(
         obj.backward(projection.copy())
         analytic_inputs = _checked_shape("dinputs", obj.dinputs, x)
         result.errors["dinputs"] = relative_error(analytic_inputs, numerical_gradient(f, x, eps))
-        pairs = zip(obj.parameters(), obj.gradients(), strict=True)
+        pairs = zip(parameters(), gradients(), strict=True)
         for index, (param, grad) in enumerate(pairs):
             name = _param_name(obj, index)
             analytic = _checked_shape(name, grad, param)
@@ -224,6 +243,16 @@ def _check_loss(obj: Any, x: Array, y_true: Array, eps: float, result: Gradcheck
         obj.backward(x.copy(), y_true)
     analytic = np.array(obj.dinputs, dtype=np.float64)
     result.errors["dinputs"] = relative_error(analytic, numerical_gradient(f, x, eps))
+
+
+def _accepts_training(method: Any) -> bool:
+    try:
+        parameters = inspect.signature(method).parameters
+    except (TypeError, ValueError):
+        return True
+    return "training" in parameters or any(
+        parameter.kind is inspect.Parameter.VAR_KEYWORD for parameter in parameters.values()
+    )
 
 
 def _param_name(obj: Any, index: int) -> str:
