@@ -520,6 +520,66 @@ plot_history(history)"""),
 And the plane, coloured by the trained model's predictions: the spiral arms appear."""),
     ("code", """\
 plot_decision_boundary(model, X_test, y_test)"""),
+    ("md", """\
+## Regularisation: a price on large weights
+
+A network can fit its training points with large, finely balanced weights that generalise
+badly. L2 regularisation (the book's chapter 14) adds `λ * sum(weights**2)` to the loss, so
+the gradient gains `2 * λ * weights` and every step also pulls the weights towards zero; L1
+adds `λ * sum(|weights|)`. `Dense` takes the strengths as arguments, and the history reports
+the penalty as `regularization_loss` next to the `data_loss`.
+
+Two runs of a wider network, without and with L2 on the hidden layer:"""),
+    ("code", """\
+def spiral_run(l2=0.0, dropout=0.0, decay=5e-7):
+    layers = [snn.Dense(2, 256, weight_regularizer_l2=l2, bias_regularizer_l2=l2, rng=0),
+              snn.ReLU()]
+    if dropout:
+        layers.append(snn.Dropout(dropout))
+    layers += [snn.Dense(256, 3, rng=1), snn.Softmax()]
+    model = snn.Model(layers, loss=snn.CategoricalCrossentropy(),
+                      optimizer=snn.Adam(learning_rate=0.02, decay=decay), seed=0)
+    history = model.fit(X, y, epochs=1000, validation_data=(X_test, y_test), verbose=0)
+    return model, {key: values[-1] for key, values in history.history.items()}
+
+
+for l2 in (0.0, 5e-4):
+    model, logs = spiral_run(l2=l2)
+    gap = logs["val_loss"] - logs["data_loss"]
+    print(f"L2 {l2:g}:  mean |w| {np.abs(model.layers[0].weights).mean():.3f}  "
+          f"training loss {logs['data_loss']:.3f}  validation loss {logs['val_loss']:.3f}  "
+          f"gap {gap:.3f}  validation accuracy {logs['val_accuracy']:.3f}")"""),
+    ("md", """\
+With the penalty the weights are much smaller and the gap between training and validation
+loss narrows: the network fits its training points less closely. Whether that buys better
+validation accuracy depends on the data and the strength; on these 300 points it does not.
+Regularisation is a trade to measure on held-out data, not a free gain.
+
+## Dropout
+
+Dropout (chapter 15) switches off a random fraction `rate` of a layer's outputs at every
+training step, so no neuron can rely on one particular other. The survivors are scaled by
+`1 / (1 - rate)`, so the expected sum stays the same and nothing needs rescaling at
+inference, where dropout is off (`training=False`, what `predict` and `evaluate` use):"""),
+    ("code", """\
+dropout = snn.Dropout(0.2, rng=0)
+ones = np.ones((1000, 10), dtype=np.float32)
+dropped = dropout.forward(ones, training=True)
+print("fraction zeroed:", float(np.mean(dropped == 0)))
+print("survivors become", dropped.max(), "so the mean stays near 1:", round(float(dropped.mean()), 3))
+print("at inference nothing changes:", np.array_equal(dropout.forward(ones), ones))"""),
+    ("md", """\
+In a model, `Dropout` goes after an activation. `fit` turns it on; `evaluate` and `predict`
+turn it off. Here it makes things worse: 300 points and 1,000 steps are too little for a
+network that keeps losing a tenth of its hidden layer to learn from (the book's run uses
+1,000 points per class and 10,000 epochs). Training accuracy with dropout on is measured on
+the thinned network, so it usually reads lower than `evaluate` on the same data."""),
+    ("code", """\
+for rate in (0.0, 0.1):
+    model, logs = spiral_run(l2=5e-4, dropout=rate, decay=5e-5)
+    evaluated = model.evaluate(X, y, verbose=0)["accuracy"]
+    print(f"dropout {rate}:  training accuracy during fit {logs['accuracy']:.3f}, "
+          f"evaluated {evaluated:.3f}; validation accuracy {logs['val_accuracy']:.3f}")"""),
 ]
 
 
