@@ -566,7 +566,8 @@ dropout = snn.Dropout(0.2, rng=0)
 ones = np.ones((1000, 10), dtype=np.float32)
 dropped = dropout.forward(ones, training=True)
 print("fraction zeroed:", float(np.mean(dropped == 0)))
-print("survivors become", dropped.max(), "so the mean stays near 1:", round(float(dropped.mean()), 3))
+print("survivors become", dropped.max(), "so the mean stays near 1:",
+      round(float(dropped.mean()), 3))
 print("at inference nothing changes:", np.array_equal(dropout.forward(ones), ones))"""),
     ("md", """\
 In a model, `Dropout` goes after an activation. `fit` turns it on; `evaluate` and `predict`
