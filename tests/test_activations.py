@@ -100,3 +100,11 @@ def test_leaky_relu_alpha_is_checked():
     with pytest.raises(ValueError, match="alpha must be in"):
         LeakyReLU(-0.1)
     assert LeakyReLU(0.2).get_config() == {"alpha": 0.2}
+
+
+def test_leaky_relu_extremes_without_warnings():
+    # warnings are errors in this suite: alpha * inf must not be computed where it is unused
+    out = LeakyReLU(0.0).forward(np.array([[-np.inf, np.inf, -2.0, 3.0]]))
+    np.testing.assert_array_equal(out, [[0.0, np.inf, 0.0, 3.0]])
+    big = LeakyReLU(2.0).forward(np.array([[3e38, -1.0]], dtype=np.float32))
+    np.testing.assert_array_equal(big, np.array([[3e38, -2.0]], dtype=np.float32))

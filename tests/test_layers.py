@@ -177,7 +177,7 @@ def test_dense_refuses_strings_and_bad_options():
         Dense(2, 1, rng=0).forward(np.array([["a", "b"]]))
     with pytest.raises(ValueError, match="init must be"):
         Dense(2, 1, init="xavier")
-    with pytest.raises(ValueError, match=r"weight_regularizer_l2 must be in \[0.0, inf\]; got -1"):
+    with pytest.raises(ValueError, match=r"weight_regularizer_l2 must be in \[0.0, inf\); got -1"):
         Dense(2, 1, weight_regularizer_l2=-1)
     with pytest.raises(TypeError, match="dtype must be numpy.float32 or numpy.float64"):
         Dense(2, 1, dtype=np.int32)
@@ -266,3 +266,58 @@ def test_dense_can_skip_dinputs_but_keeps_its_parameter_gradients():
     np.testing.assert_array_equal(first.dbiases, full.dbiases)
     assert first.dinputs.size == 0  # never a stale gradient
     assert full.dinputs.shape == (5, 4)
+
+
+def test_dense_config_keeps_how_the_weights_were_drawn():
+    import scratchnn as snn
+
+    model = snn.Model([snn.Dense(200, 100, init="he", rng=0), snn.ReLU(),
+                       snn.Dense(100, 3, weight_scale=0.5, rng=0)])
+    rebuilt = snn.Model.from_config(model.get_config(), rng=0)
+    first, last = rebuilt.layers[0], rebuilt.layers[2]
+    assert first.init == "he" and last.weight_scale == 0.5
+    assert abs(first.weights.std() / np.sqrt(2 / 200) - 1) < 0.05
+    assert abs(last.weights.std() / 0.5 - 1) < 0.1
+    assert repr(model.layers[0]) == "Dense(n_inputs=200, n_neurons=100, init='he')"
+
+
+def test_default_rng_dropout_follows_scratchnn_seed():
+    import scratchnn as snn
+
+    layer = snn.Dropout(0.5)
+    snn.seed(0)
+    first = layer.forward(np.ones((1, 20)), training=True).copy()
+    snn.seed(0)
+    again = layer.forward(np.ones((1, 20)), training=True).copy()
+    np.testing.assert_array_equal(first, again)
+
+
+def test_dropout_draws_in_float64_when_almost_everything_is_dropped():
+    import scratchnn as snn
+
+    kinds = []
+
+    class Recording:
+        def random(self, shape, dtype):
+            kinds.append(np.dtype(dtype))
+            return np.random.default_rng(0).random(shape, dtype=dtype)
+
+    for rate in (0.5, 1 - 1e-7):
+        layer = snn.Dropout(rate, rng=0)
+        layer.rng = Recording()
+        layer.forward(np.ones((2, 3)), training=True)
+    assert kinds == [np.dtype(np.float32), np.dtype(np.float64)]
+
+
+def test_dtype_none_is_refused_not_read_as_float64():
+    import scratchnn as snn
+
+    with pytest.raises(TypeError, match="dtype must be numpy.float32 or numpy.float64; got None"):
+        snn.Dense(2, 2, dtype=None)
+
+
+def test_a_huge_integer_option_is_a_value_error():
+    import scratchnn as snn
+
+    with pytest.raises(ValueError, match="weight_scale must be a finite number.*too large"):
+        snn.Dense(2, 2, weight_scale=10**400)

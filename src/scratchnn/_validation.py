@@ -54,10 +54,17 @@ def check_real(
     """``value`` as a finite float inside the given interval, else an error naming ``name``."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a real number; got {describe(value)}")
-    number = float(value)
-    left = "[" if low_inclusive else "("
-    right = "]" if high_inclusive else ")"
+    # An unbounded end is open: inf itself is never accepted.
+    left = "[" if low_inclusive and low is not None else "("
+    right = "]" if high_inclusive and high is not None else ")"
     interval = f"{left}{'-inf' if low is None else low}, {'inf' if high is None else high}{right}"
+    try:
+        number = float(value)
+    except OverflowError:                 # an int beyond float range, e.g. 10**400
+        raise ValueError(
+            f"{name} must be a finite number in {interval}; got an integer too large for a "
+            "float"
+        ) from None
     if not math.isfinite(number):
         raise ValueError(f"{name} must be a finite number in {interval}; got {number}")
     too_low = low is not None and (number < low if low_inclusive else number <= low)
@@ -69,6 +76,10 @@ def check_real(
 
 def check_float_dtype(dtype: Any, name: str = "dtype") -> np.dtype:
     """``dtype`` as float32 or float64 (the two the library computes in)."""
+    if dtype is None:
+        # np.dtype(None) is float64, not the library's float32 default: say so rather than
+        # switch precision silently.
+        raise TypeError(f"{name} must be numpy.float32 or numpy.float64; got None")
     try:
         resolved = np.dtype(dtype)
     except TypeError as error:

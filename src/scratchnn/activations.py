@@ -46,7 +46,14 @@ class LeakyReLU(Layer):
     def forward(self, inputs: Array, training: bool = False) -> Array:
         self.inputs = _as_float(inputs)
         slope = self.inputs.dtype.type(self.alpha)
-        self.output = np.where(self.inputs > 0, self.inputs, slope * self.inputs)
+        # Scale only the non-positive part: alpha * inf (alpha = 0 gives NaN, alpha > 1 may
+        # overflow) never comes from a positive input whose result is thrown away.
+        negative = np.minimum(self.inputs, 0)
+        with np.errstate(invalid="ignore", over="ignore"):
+            scaled = slope * negative
+        if self.alpha == 0:
+            scaled = np.zeros_like(scaled)       # the ReLU limit, also at -inf
+        self.output = np.where(self.inputs > 0, self.inputs, scaled)
         return self.output
 
     def backward(self, dvalues: Array) -> Array:

@@ -93,8 +93,9 @@ def save_parameters(model: Model, path: PathLike) -> None:
 def load_parameters(model: Model, path: PathLike) -> None:
     """Copy the parameters stored at ``path`` (a parameters or a whole-model file) into ``model``.
 
-    The number of trainable layers, their classes, and every shape and dtype must match the
-    model; otherwise ModelFileError says which layer differs and nothing is changed.
+    The number of trainable layers, their classes and positions in the model (a Dropout added
+    in between moves them), and every shape and dtype must match the model; otherwise
+    ModelFileError says which layer differs and nothing is changed.
     """
     header, arrays = read_file(path)
     layers = _trainable_layers(model)

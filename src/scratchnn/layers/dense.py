@@ -155,6 +155,11 @@ class Dense(Layer):
 
     def get_config(self) -> dict[str, Any]:
         config: dict[str, Any] = {"n_inputs": self.n_inputs, "n_neurons": self.n_neurons}
+        # How the first weights were drawn, so that from_config draws them alike.
+        if self.init is not None:
+            config["init"] = self.init
+        elif self.weight_scale != 0.01:
+            config["weight_scale"] = self.weight_scale
         for name in _PENALTIES:
             if getattr(self, name):
                 config[name] = getattr(self, name)

@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import _random
 from .._random import RandomLike, check_random_state
 from .._typing import Array
 from .._validation import as_float_input, check_dvalues, check_real
@@ -41,12 +42,17 @@ class Dropout(Layer):
             self.binary_mask = None
             self.output = inputs
             return inputs
+        if self.uses_default_rng:
+            # The library's generator as it is now: scratchnn.seed() replaces it.
+            self.rng = _random.default_generator()
         keep = 1.0 - self.rate
         draws: Array
         if isinstance(self.rng, np.random.RandomState):
             draws = self.rng.binomial(1, keep, size=inputs.shape)
         else:
-            draws = self.rng.random(inputs.shape, dtype=np.float32) < keep
+            # float32 draws are multiples of 2**-24: too coarse when almost all is dropped.
+            precision = np.float32 if keep >= 2.0**-20 else np.float64
+            draws = self.rng.random(inputs.shape, dtype=precision) < keep
         dtype = inputs.dtype
         self.binary_mask = draws.astype(dtype) / dtype.type(keep)
         self.output = inputs * self.binary_mask
