@@ -125,9 +125,10 @@ def scratchnn_runner(sizes, X, y, batch_size, seed=0):
 
 # --------------------------------------------------------------------------- PyTorch
 class Torch:
-    """``nn.Sequential`` of Linear/ReLU, ``CrossEntropyLoss`` on logits, Adam + 1/(1+decay*t)."""
+    """``nn.Sequential`` of Linear/ReLU, ``CrossEntropyLoss`` on logits, fused Adam +
+    1/(1+decay*t)."""
 
-    label = "PyTorch (CPU)"
+    label = "PyTorch (CPU, fused Adam)"
 
     def __init__(self, sizes, X, y, batch_size, seed=0):
         import torch
@@ -140,7 +141,11 @@ class Torch:
                 layers.append(torch.nn.ReLU())
         self.torch = torch
         self.net = torch.nn.Sequential(*layers)
-        self.optimizer = torch.optim.Adam(self.net.parameters(), lr=LEARNING_RATE, eps=EPSILON)
+        # fused=True: PyTorch's fastest CPU Adam (one kernel for all parameters); the default
+        # updates parameter by parameter, about 3x slower per step for this net.
+        self.optimizer = torch.optim.Adam(
+            self.net.parameters(), lr=LEARNING_RATE, eps=EPSILON, fused=True
+        )
         self.schedule = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer, lambda step: 1.0 / (1.0 + DECAY * step)
         )
@@ -163,7 +168,7 @@ class Torch:
         torch = self.torch
         self.net.eval()
         X = torch.from_numpy(X)
-        with torch.no_grad():
+        with torch.inference_mode():
             out = [
                 torch.softmax(self.net(X[start : start + batch_size]), dim=1)
                 for start in range(0, len(X), batch_size)

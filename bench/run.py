@@ -76,11 +76,25 @@ def available(names):
     return keep, notes
 
 
+# Seconds of rest before every timed call. After a NumPy call, OpenBLAS's idle threads spin for
+# a while; on 2 cores that slowed whichever contender came next (measured: PyTorch inference
+# 2x slower straight after scratchnn than after a pause). The rest, and an order rotated every
+# round, keep one contender from paying for another.
+PAUSE_S = 0.5
+
+
 def time_interleaved(runners, reps, action, warmup=1):
-    """``action(runner)`` for each runner in turn, ``warmup + reps`` rounds; seconds per rep."""
+    """``action(runner)`` for each runner in turn, ``warmup + reps`` rounds; seconds per rep.
+
+    The order rotates every round and each call starts after ``PAUSE_S`` of rest.
+    """
     times = {name: [] for name in runners}
+    names = list(runners)
     for rnd in range(warmup + reps):
-        for name, runner in runners.items():
+        shift = rnd % len(names)
+        for name in names[shift:] + names[:shift]:
+            runner = runners[name]
+            time.sleep(PAUSE_S)
             start = time.perf_counter()
             action(runner)
             elapsed = time.perf_counter() - start
