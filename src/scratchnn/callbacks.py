@@ -202,9 +202,7 @@ class LearningRateScheduler(Callback):
             new_rate, f"the learning rate schedule returned for epoch {epoch}", low=0.0,
             low_inclusive=False,
         )
-        optimizer.current_learning_rate = optimizer.learning_rate * (
-            1.0 / (1.0 + optimizer.decay * optimizer.iterations)
-        )
+        optimizer.current_learning_rate = optimizer._decayed_rate()
 
 
 def _takes_two_positional(function: Callable[..., Any]) -> bool:

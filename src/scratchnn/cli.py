@@ -157,8 +157,7 @@ def _load_data(args: argparse.Namespace, *, train: bool) -> tuple[Any, Any, Any,
         spiral_data,
         vertical_data,
     )
-    from .datasets._download import DEFAULT_TIMEOUT
-    from .datasets.fashion_mnist import FASHION_MNIST_URL, _load_splits
+    from .datasets.fashion_mnist import _load_splits
 
     seed = args.seed
     if args.dataset == "fashion-mnist":
@@ -167,8 +166,7 @@ def _load_data(args: argparse.Namespace, *, train: bool) -> tuple[Any, Any, Any,
             path = os.path.join(args.data_dir, "fashion-mnist")
         # evaluate needs only the test split: neither its files nor a download of the rest.
         splits = _load_splits(
-            path, ("train", "test") if train else ("test",), download=not args.no_download,
-            base_url=FASHION_MNIST_URL, timeout=DEFAULT_TIMEOUT, progress=True,
+            path, ("train", "test") if train else ("test",), download=not args.no_download
         )
         (X, y), (X_test, y_test) = splits if train else (splits[0], splits[0])
         limit = getattr(args, "samples", None)
@@ -253,16 +251,12 @@ def _check_outputs(args: argparse.Namespace) -> None:
                 raise PermissionError(f"{option} {path}: the folder {folder} is not writable")
     if args.plot:
         # Fails now, naming the extra, if matplotlib is missing; and checks the picture format.
-        import scratchnn.plot  # noqa: F401, I001  (first: its error names scratchnn[plot])
-        from matplotlib.figure import Figure
+        from .plot import check_picture_path
 
-        formats = Figure().canvas.get_supported_filetypes()
-        suffix = os.path.splitext(args.plot)[1].lower().lstrip(".")
-        if suffix not in formats:
-            raise ValueError(
-                f"--plot {args.plot}: the name must end in a picture format matplotlib writes "
-                f"({', '.join('.' + name for name in sorted(formats))}), e.g. history.png"
-            )
+        try:
+            check_picture_path(args.plot)
+        except ValueError as error:
+            raise ValueError(f"--plot {args.plot}: {error}") from None
 
 
 def _train(args: argparse.Namespace) -> int:

@@ -500,9 +500,7 @@ class Model:
         X = self._check_X(X)
         y = self._check_y(y, len(X))
         if validation_data is not None:
-            X_val, y_val = _unpack_validation(validation_data)
-            X_val = self._check_X(X_val, "validation_data[0] (X_val)")
-            y_val = self._check_y(y_val, len(X_val), "validation_data[1] (y_val)")
+            X_val, y_val = self._check_validation_data(validation_data)
         elif validation_split > 0:
             n_val = int(len(X) * validation_split)
             if n_val < 1 or n_val >= len(X):
@@ -644,6 +642,13 @@ class Model:
                     bar.tqdm.close()      # whatever stopped the run (closing twice is harmless)
                 _end_training(begun, failed)
         return history
+
+    def _check_validation_data(self, validation_data: Any) -> tuple[Any, Any]:
+        """``(X_val, y_val)`` checked as fit checks its training data."""
+        X_val, y_val = _unpack_validation(validation_data)
+        X_val = self._check_X(X_val, "validation_data[0] (X_val)")
+        y_val = self._check_y(y_val, len(X_val), "validation_data[1] (y_val)")
+        return X_val, y_val
 
     def _learning_rate(self) -> float:
         assert self.optimizer is not None

@@ -65,9 +65,11 @@ class Optimizer:
         Written as the book writes it, so that the printed rate agrees to the last digit.
         """
         if self.decay:
-            self.current_learning_rate = self.learning_rate * (
-                1.0 / (1.0 + self.decay * self.iterations)
-            )
+            self.current_learning_rate = self._decayed_rate()
+
+    def _decayed_rate(self) -> float:
+        """The rate for the current step, written as the book writes it."""
+        return self.learning_rate * (1.0 / (1.0 + self.decay * self.iterations))
 
     def update_params(self, layer: Layer) -> None:
         """Update every parameter of ``layer`` in place from its gradient."""

@@ -437,6 +437,18 @@ def plot_images(
 # -- for the command line --------------------------------------------------------------------
 
 
+def check_picture_path(path: str | os.PathLike[str]) -> Path:
+    """``path`` as a Path, refused (ValueError) unless its suffix is a format matplotlib writes."""
+    target = Path(path)
+    formats = Figure().canvas.get_supported_filetypes()
+    if target.suffix.lower().lstrip(".") not in formats:
+        raise ValueError(
+            f"path must end in a picture format matplotlib writes ({', '.join(sorted(formats))});"
+            f" got {str(target)!r}"
+        )
+    return target
+
+
 def save_training_plot(
     history: Any,
     path: PathLike,
@@ -473,17 +485,10 @@ def save_training_plot(
     FileNotFoundError
         If the folder of ``path`` does not exist.
     """
-    target = Path(path)
-    fig = Figure(layout="constrained")
-    formats = fig.canvas.get_supported_filetypes()
-    suffix = target.suffix.lower().lstrip(".")
-    if suffix not in formats:
-        raise ValueError(
-            f"path must end in a picture format matplotlib writes ({', '.join(sorted(formats))});"
-            f" got {str(target)!r}"
-        )
+    target = check_picture_path(path)
     if not target.parent.is_dir():
         raise FileNotFoundError(f"cannot write {target}: the folder {target.parent} does not exist")
+    fig = Figure(layout="constrained")
 
     curves, epochs = _check_history(history)
     panels = ["loss"] + (["accuracy"] if "accuracy" in curves else [])

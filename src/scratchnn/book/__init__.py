@@ -389,12 +389,8 @@ class Model(_Model):
 
         if validation_data is not None:
             # Checked before training, as fit checks it.
-            from ..model import _unpack_validation
-
             self._ensure_finalized()
-            X_val, y_val = _unpack_validation(validation_data)
-            X_val = self._check_X(X_val, "validation_data[0] (X_val)")
-            y_val = self._check_y(y_val, len(X_val), "validation_data[1] (y_val)")
+            X_val, y_val = self._check_validation_data(validation_data)
         self.fit(X, y, epochs=epochs, batch_size=None, shuffle=False, verbose=0,
                  callbacks=[Chapter18Printer()])
         if validation_data is not None:

@@ -135,10 +135,10 @@ def _load_splits(
     path: str | os.PathLike[str] | None,
     splits: tuple[str, ...],
     *,
-    download: bool,
-    base_url: str,
-    timeout: float,
-    progress: bool,
+    download: bool = True,
+    base_url: str = FASHION_MNIST_URL,
+    timeout: float = DEFAULT_TIMEOUT,
+    progress: bool = True,
 ) -> list[tuple[np.ndarray, np.ndarray]]:
     """The named splits ("train", "test") as (images, labels); only their files are needed."""
     if not isinstance(download, (bool, np.bool_)):

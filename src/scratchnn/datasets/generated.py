@@ -7,6 +7,8 @@ They follow the ``nnfs`` package (``nnfs.datasets``) formula for formula, so tha
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from scratchnn._random import RandomLike, check_random_state, standard_normal
@@ -61,11 +63,7 @@ def spiral_data(
     ValueError
         If ``samples`` or ``classes`` is out of range.
     """
-    samples = check_positive_int(samples, "samples")
-    classes = _check_classes(classes)
-    generator = check_random_state(rng)
-    X = np.zeros((samples * classes, 2), dtype=np.float32)
-    y = np.zeros(samples * classes, dtype=np.uint8)
+    samples, classes, generator, X, y = _start(samples, classes, rng)
     radius = np.linspace(0.0, 1.0, samples)
     for class_number in range(classes):
         rows = slice(samples * class_number, samples * (class_number + 1))
@@ -75,6 +73,18 @@ def spiral_data(
         X[rows] = np.c_[radius * np.sin(theta * 2.5), radius * np.cos(theta * 2.5)]
         y[rows] = class_number
     return X, y
+
+
+def _start(
+    samples: int, classes: int, rng: RandomLike
+) -> tuple[int, int, Any, np.ndarray, np.ndarray]:
+    """Checked ``samples`` and ``classes``, the generator, and zeroed X (n, 2) and y (n,)."""
+    samples = check_positive_int(samples, "samples")
+    classes = _check_classes(classes)
+    generator = check_random_state(rng)
+    X = np.zeros((samples * classes, 2), dtype=np.float32)
+    y = np.zeros(samples * classes, dtype=np.uint8)
+    return samples, classes, generator, X, y
 
 
 def vertical_data(
@@ -107,11 +117,7 @@ def vertical_data(
     ValueError
         If ``samples`` or ``classes`` is out of range.
     """
-    samples = check_positive_int(samples, "samples")
-    classes = _check_classes(classes)
-    generator = check_random_state(rng)
-    X = np.zeros((samples * classes, 2), dtype=np.float32)
-    y = np.zeros(samples * classes, dtype=np.uint8)
+    samples, classes, generator, X, y = _start(samples, classes, rng)
     for class_number in range(classes):
         rows = slice(samples * class_number, samples * (class_number + 1))
         # x noise is drawn before y noise, as np.c_[...] evaluates it in the book.
