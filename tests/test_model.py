@@ -822,7 +822,7 @@ def test_divergence_closes_the_progress_bar(capfd):
                        snn.Softmax()],
                       loss=snn.CategoricalCrossentropy(), optimizer=snn.SGD(learning_rate=1e30),
                       seed=0)
-    with pytest.raises(snn.TrainingDivergedError, match="fresh optimizer"):
+    with pytest.raises(snn.TrainingDivergedError, match="optimizer's state of the last step"):
         model.fit(X, y, epochs=5, batch_size=10, verbose=1)
     err = capfd.readouterr().err
     assert err.endswith("\n")                      # the bar's line was closed
@@ -856,3 +856,174 @@ def test_ctrl_c_in_the_middle_of_an_update_leaves_no_half_stepped_model(spiral):
     # Back to the parameters step 3 started from: neither layer keeps a partial step.
     assert all(np.array_equal(a, b) for a, b in zip(now, before_step[3], strict=True))
     assert not all(np.array_equal(a, b) for a, b in zip(now, before_step[2], strict=True))
+
+
+# -- after a divergence the whole trainable state is the last healthy one ----------------------
+
+
+def _optimizer_state(model):
+    optimizer = model.optimizer
+    slots = [array.copy() for layer in model.trainable_layers
+             for per_parameter in optimizer.get_slots(layer) for array in per_parameter.values()]
+    params = [p.copy() for layer in model.trainable_layers for p in layer.parameters()]
+    return params, slots, optimizer.iterations, optimizer.current_learning_rate
+
+
+@pytest.mark.parametrize("optimizer", [
+    lambda: snn.Adam(learning_rate=1e6, decay=1e-3),
+    lambda: snn.SGD(learning_rate=1e8, momentum=0.9),
+    lambda: snn.RMSprop(learning_rate=1e6),
+    lambda: snn.Adagrad(learning_rate=1e6),
+])
+def test_divergence_restores_the_optimizer_state_with_the_parameters(optimizer, tmp_path):
+    X, y = spiral_data(samples=100, classes=3, rng=0)
+    model = snn.Model(
+        [snn.Dense(2, 64, rng=0), snn.ReLU(), snn.Dense(64, 3, rng=1), snn.Softmax()],
+        loss=snn.CategoricalCrossentropy(), optimizer=optimizer(), seed=0,
+    )
+    before_step = []
+
+    class Snapshot(snn.Callback):
+        def on_batch_begin(self, batch, logs=None):
+            before_step.append(_optimizer_state(model))
+
+    with pytest.raises(snn.TrainingDivergedError, match="optimizer's state"):
+        model.fit(X, y, epochs=30, batch_size=16, verbose=0, callbacks=[Snapshot()])
+    # before_step[-1] is the failing step's start (after the bad update); [-2] is the state
+    # that update started from: parameters, slots, iteration count and rate all restored.
+    assert len(before_step) >= 2
+    params, slots, iterations, rate = _optimizer_state(model)
+    good_params, good_slots, good_iterations, good_rate = before_step[-2]
+    assert iterations == good_iterations == len(before_step) - 2
+    assert rate == good_rate
+    assert all(np.array_equal(a, b) for a, b in zip(params, good_params, strict=True))
+    assert all(np.array_equal(a, b) for a, b in zip(slots, good_slots, strict=True))
+    assert all(np.isfinite(a).all() for a in slots)
+    # So the model saves, and a resumed run goes on from the same state.
+    model.save(tmp_path / "diverged.snn")
+    loaded = snn.load_model(tmp_path / "diverged.snn")
+    assert loaded.optimizer.iterations == iterations
+    loaded.optimizer.learning_rate = 1e-3
+    loaded.fit(X, y, epochs=1, batch_size=16, verbose=0)
+
+
+def test_regression_targets_near_1e19_give_a_finite_precision_and_save(tmp_path):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 2)).astype(np.float32)
+    y = (rng.normal(size=(40, 1)) * 1e19).astype(np.float32)
+    model = snn.Model([snn.Dense(2, 1, rng=0), snn.Linear()], loss=snn.MeanSquaredError(),
+                      optimizer=snn.SGD(learning_rate=1e-40), seed=0)
+    # The squared errors overflow float32, so the run diverges at once; it must still leave a
+    # finite precision (a NumPy warning here would be an error) and a model that saves.
+    with pytest.raises(snn.TrainingDivergedError):
+        model.fit(X, y, epochs=1, verbose=0)
+    precision = model.accuracy.precision
+    assert math.isfinite(precision) and precision > 0
+    assert precision == pytest.approx(float(np.std(y.astype(np.float64))) / 250)
+    model.save(tmp_path / "r.snn")
+    assert snn.load_model(tmp_path / "r.snn").accuracy.precision == precision
+
+
+def test_a_spread_beyond_float64_is_refused_by_name():
+    y = np.array([[-1e308], [1e308]])
+    accuracy = snn.RegressionAccuracy()
+    with pytest.raises(ValueError, match=r"RegressionAccuracy\(precision=\.\.\.\)"):
+        accuracy.init(y)
+
+
+# -- inputs that are arrays only in name ------------------------------------------------------
+
+
+def _classifier(seed=0):
+    return snn.Model([snn.Dense(2, 8, rng=0), snn.ReLU(), snn.Dense(8, 3, rng=1), snn.Softmax()],
+                     loss=snn.CategoricalCrossentropy(), optimizer=snn.Adam(), seed=seed)
+
+
+@pytest.mark.filterwarnings("ignore:the matrix subclass:PendingDeprecationWarning")
+def test_numpy_matrix_inputs_train_and_predict_like_arrays(spiral):
+    X, y = spiral
+    plain, matrix = _classifier(), _classifier()
+    plain.fit(X, y, epochs=3, batch_size=32, verbose=0)
+    matrix.fit(np.asmatrix(X), np.asmatrix(y).T, epochs=3, batch_size=32, verbose=0)
+    for a, b in zip(plain.get_parameters(), matrix.get_parameters(), strict=True):
+        assert all(np.array_equal(p, q) for p, q in zip(a, b, strict=True))
+    predicted = matrix.predict(np.asmatrix(X))
+    assert type(predicted) is np.ndarray and predicted.shape == (len(X), 3)
+    np.testing.assert_array_equal(predicted, plain.predict(X))
+    assert matrix.evaluate(np.asmatrix(X), np.asmatrix(y).T, verbose=0) == plain.evaluate(
+        X, y, verbose=0)
+    assert type(snn.Dense(2, 3, rng=0).forward(np.asmatrix(X))) is np.ndarray
+
+
+def test_a_masked_array_with_masked_values_is_refused(spiral):
+    X, y = spiral
+    model = _classifier()
+    mask = np.zeros(X.shape, dtype=bool)
+    mask[3, 1] = True
+    X_masked = np.ma.array(X.copy(), mask=mask)
+    X_masked.data[3, 1] = np.nan      # NaN under the mask must not slip through either
+    for call in (lambda: model.fit(X_masked, y, verbose=0), lambda: model.predict(X_masked),
+                 lambda: model.evaluate(X_masked, y, verbose=0)):
+        with pytest.raises(ValueError, match=r"X is a numpy\.ma\.MaskedArray with 1 masked"):
+            call()
+    with pytest.raises(ValueError, match=r"y is a numpy\.ma\.MaskedArray"):
+        model.fit(X, np.ma.array(y, mask=np.arange(len(y)) == 0), verbose=0)
+    # Nothing masked: the same numbers as the plain array.
+    np.testing.assert_array_equal(model.predict(np.ma.array(X)), model.predict(X))
+
+
+def test_boolean_labels_are_refused_unless_there_are_two_classes(spiral):
+    X, y = spiral
+    with pytest.raises(TypeError, match=r"True/False values.*classes 0 and 1 of the 3"):
+        _classifier().fit(X, y == 1, verbose=0)
+    two = snn.Model([snn.Dense(2, 2, rng=0), snn.Softmax()], loss=snn.CategoricalCrossentropy(),
+                    optimizer=snn.Adam(), seed=0)
+    two.fit(X, y == 1, epochs=1, verbose=0)
+
+
+def test_an_impossible_dense_layer_names_its_sizes():
+    with pytest.raises(MemoryError, match=r"Dense\(10000000000, 10000000000\) needs "):
+        snn.Dense(10**10, 10**10)
+
+
+@pytest.mark.parametrize(("epochs", "initial_epoch", "advice"), [
+    (3, 4774, "to train 3 more epochs after epoch 4774, pass epochs=4777"),
+    (5, 10, "to train 5 more epochs after epoch 10, pass epochs=15"),
+    (1, 2, "to train 1 more epoch after epoch 2, pass epochs=3"),
+])
+def test_the_resume_advice_uses_the_numbers_given(spiral, epochs, initial_epoch, advice):
+    X, y = spiral
+    with pytest.raises(ValueError) as caught:
+        _classifier().fit(X, y, epochs=epochs, initial_epoch=initial_epoch, verbose=0)
+    assert advice in str(caught.value)
+
+
+def test_the_progress_bar_shows_running_means_over_the_epoch(spiral, monkeypatch):
+    from scratchnn import model as model_module
+
+    X, y = spiral
+    shown = {}
+    batches = []
+    original = model_module._Bar.show
+
+    def record(bar, step, logs):
+        if bar.due(step):
+            shown[step] = dict(logs)
+        original(bar, step, logs)
+
+    monkeypatch.setattr(model_module._Bar, "show", record)
+
+    class Batches(snn.Callback):
+        def on_batch_end(self, batch, logs=None):
+            batches.append(dict(logs))
+
+    # 120 samples in batches of 12: 10 equal steps, so the running mean is a plain mean.
+    assert len(X) == 120
+    _classifier().fit(X, y, epochs=1, batch_size=12, verbose=1, callbacks=[Batches()])
+    assert len(batches) == 10 and shown
+    for step, logs in shown.items():
+        so_far = batches[: step + 1]
+        assert logs["loss"] == pytest.approx(np.mean([b["data_loss"] for b in so_far])
+                                             + so_far[-1]["regularization_loss"], rel=1e-6)
+        assert logs["accuracy"] == pytest.approx(np.mean([b["accuracy"] for b in so_far]))
+    assert any(logs["loss"] != batches[step]["loss"] for step, logs in shown.items())

@@ -47,3 +47,12 @@ def test_every_readme_example_runs(tmp_path, monkeypatch):
     for code in python_blocks()[1:]:
         run_block(code, tmp_path, monkeypatch)
     assert (tmp_path / "spiral.snn").is_file()
+
+
+def test_the_training_example_repeats_exactly(tmp_path, monkeypatch):
+    """Its seeds (snn.seed for the weights, Model(seed=) for the rest) fix the whole run."""
+    training = next(code for code in python_blocks() if "model.fit(" in code)
+    assert "snn.seed(0)" in training
+    first, _ = run_block(training, tmp_path, monkeypatch)
+    again, _ = run_block(training, tmp_path, monkeypatch)
+    assert first == again and "loss" in first

@@ -5,6 +5,9 @@ Inputs are batches shaped ``(n_samples, n_features)``; ``Dense(n_inputs, n_neuro
 ``inputs @ weights + biases``. The book's own names live in :mod:`scratchnn.book`.
 """
 
+import importlib
+from typing import Any
+
 from ._random import seed
 from ._version import __version__
 from .activations import LeakyReLU, Linear, ReLU, Sigmoid, Softmax, Tanh
@@ -72,3 +75,18 @@ __all__ = [
     "gradcheck",
     "seed",
 ]
+
+# Submodules reached as attributes (``snn.datasets.spiral_data``) but imported on first use:
+# ``plot`` needs matplotlib and ``images`` Pillow (optional extras), and ``import scratchnn``
+# stays as cheap as NumPy and tqdm allow.
+_LAZY_SUBMODULES = ("book", "cli", "datasets", "images", "io", "plot")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY_SUBMODULES:
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'scratchnn' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY_SUBMODULES})

@@ -89,8 +89,39 @@ def check_float_dtype(dtype: Any, name: str = "dtype") -> np.dtype:
     return resolved
 
 
+def plain_array(value: Any, name: str) -> Any:
+    """``value`` with NumPy's array subclasses that change the arithmetic taken off.
+
+    ``numpy.matrix`` makes ``*`` a matrix product and keeps every result 2-D, so it is turned
+    into a plain array (the same numbers). A ``numpy.ma.MaskedArray`` hides values that
+    arithmetic would still use: one with masked values is refused, since scratchnn has no
+    notion of a missing value; one with nothing masked is taken as its data. Anything else is
+    returned as it came.
+    """
+    if not isinstance(value, np.ndarray) or type(value) is np.ndarray:
+        return value
+    if isinstance(value, np.ma.MaskedArray):
+        masked = int(np.count_nonzero(np.ma.getmaskarray(value)))
+        if masked:
+            raise ValueError(
+                f"{name} is a numpy.ma.MaskedArray with {masked} masked value(s); scratchnn "
+                "has no missing values and would compute with the numbers under the mask: "
+                f"fill them ({name}.filled(value)) or drop those samples, then pass a plain "
+                "array"
+            )
+        return np.asarray(value.data)
+    if isinstance(value, np.matrix):
+        return np.asarray(value)
+    return value
+
+
 def as_float_array(value: Any, name: str, dtype: Any = np.float32) -> Array:
-    """Convert ``value`` to a float array, refusing strings, objects and non-numbers clearly."""
+    """Convert ``value`` to a float array, refusing strings, objects and non-numbers clearly.
+
+    A ``numpy.matrix`` becomes a plain array; a masked array with masked values is refused
+    (see :func:`plain_array`).
+    """
+    value = plain_array(value, name)
     if isinstance(value, np.ndarray) and value.dtype.kind in "fiub":
         return cast_float(value, name, dtype)
     try:
@@ -135,7 +166,7 @@ def as_float_input(value: Any, name: str = "inputs") -> Array:
     What activations and Dropout accept: they keep the dtype they are given. A cheap check
     (an isinstance and a dtype test) on the common path, since the Model calls it every step.
     """
-    if isinstance(value, np.ndarray) and value.dtype.kind == "f" and value.dtype.itemsize >= 4:
+    if type(value) is np.ndarray and value.dtype.kind == "f" and value.dtype.itemsize >= 4:
         return value
     return as_float_array(value, name, np.float32)
 

@@ -61,7 +61,11 @@ class Callback:
         """Before the training step on batch number ``batch`` of the epoch."""
 
     def on_batch_end(self, batch: int, logs: Logs | None = None) -> None:
-        """After the parameters were updated with batch number ``batch``."""
+        """After the parameters were updated with batch number ``batch``.
+
+        ``logs`` holds this batch's own loss and accuracy (measured before the update, as the
+        book's step lines show them); the progress bar shows the epoch's running means.
+        """
 
 
 class History(Callback):

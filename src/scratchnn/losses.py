@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from ._typing import Array
-from ._validation import as_float_array, as_float_input, cast_float
+from ._validation import as_float_array, as_float_input, cast_float, plain_array
 from .activations import Softmax
 from .layers.base import Layer
 
@@ -105,6 +105,7 @@ def _check_predictions(y_pred: Any, name: str = "y_pred") -> Array:
 
 def _numeric(y_true: Any, name: str) -> Array:
     """``y_true`` as a numeric array, integers kept (labels); TypeError for anything else."""
+    y_true = plain_array(y_true, name)
     if isinstance(y_true, np.ndarray) and y_true.dtype.kind in "fiub":
         return y_true
     try:

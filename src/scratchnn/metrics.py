@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -88,7 +89,16 @@ class RegressionAccuracy(Accuracy):
 
     def init(self, y: Array, reinit: bool = False) -> None:
         if not self._fixed and (self.precision is None or reinit):
-            self.precision = float(np.std(y)) / 250
+            # In float64: float32 targets near 1e19 square past float32's range.
+            with np.errstate(over="ignore", invalid="ignore"):
+                spread = float(np.std(np.asarray(y), dtype=np.float64))
+            if not math.isfinite(spread):
+                raise ValueError(
+                    "y's spread is too large to derive RegressionAccuracy's default precision "
+                    "(std(y) / 250 is not a finite number); scale the targets, or give "
+                    "RegressionAccuracy(precision=...) explicitly"
+                )
+            self.precision = spread / 250
 
     def compare(self, predictions: Array, y: Array) -> Array:
         if self.precision is None:

@@ -40,6 +40,7 @@ from ._validation import (
     check_positive_int,
     check_real,
     describe,
+    plain_array,
 )
 from .activations import LeakyReLU, Linear, ReLU, Sigmoid, Softmax, Tanh
 from .callbacks import Callback, History
@@ -105,7 +106,10 @@ class Model:
     seed : int, optional
         Seeds the model's own generator, used to shuffle batches, split validation data and
         draw the masks of Dropout layers created without an ``rng``. ``None`` draws a seed
-        from the library generator (see :func:`scratchnn.seed`).
+        from the library generator (see :func:`scratchnn.seed`). The layers' initial
+        weights are not the model's draws: they were drawn when the layers were built, from
+        their ``rng`` or the library generator, so call ``scratchnn.seed(0)`` before building
+        them (or give each an ``rng``) for a run that repeats exactly.
     """
 
     def __init__(
@@ -310,6 +314,7 @@ class Model:
 
     def _check_y(self, y: Any, n_samples: int, name: str = "y") -> Array:
         """Targets in the form the loss wants: class ids (n,) or values (n, n_outputs)."""
+        y = plain_array(y, name)
         if isinstance(y, np.ndarray) and y.dtype.kind in "fiub":
             array = y
         else:
@@ -338,6 +343,12 @@ class Model:
                 return np.argmax(array, axis=1)
             if array.ndim == 2 and array.shape[1] == 1:
                 array = array[:, 0]
+            if array.dtype.kind == "b" and classes != 2:
+                raise TypeError(
+                    f"{name} holds True/False values, which would be read as classes 0 and 1 "
+                    f"of the {classes} the last layer has; pass integer class labels in "
+                    f"0..{classes - 1} (e.g. {name}.astype(int) if 0/1 is really meant)"
+                )
             if array.ndim != 1:
                 raise ValueError(
                     f"{name} must be class labels shaped ({n_samples},) or one-hot shaped "
@@ -453,7 +464,8 @@ class Model:
         shuffle : bool
             Visit the samples in a new order every epoch (from the model's generator).
         verbose : {0, 1, 2}
-            0 silent, 1 a progress bar per epoch, 2 one line per epoch.
+            0 silent, 1 a progress bar per epoch (loss and accuracy as running means over
+            the epoch so far), 2 one line per epoch.
         callbacks : list of Callback, optional
         initial_epoch : int, default 0
             The epoch to start from when resuming, as in Keras: ``fit(..., epochs=6,
@@ -475,8 +487,9 @@ class Model:
             epoch climbs to the probability clip ceiling (half of -log(1e-7) for categorical,
             or log(n_classes) + 3 when that is higher; a quarter for binary; a run that starts
             there gets its first epoch to come down),
-            or when the parameters overflow. The parameters from before the last update are
-            restored first.
+            or when the parameters overflow. The parameters and the optimizer's state (slots,
+            iteration count, rate) from before the last update are restored first, so the
+            model can be saved and trained on.
         """
         self._ensure_finalized()
         self._require(optimizer=True)
@@ -486,8 +499,9 @@ class Model:
         if initial_epoch > epochs:
             raise ValueError(
                 f"initial_epoch ({initial_epoch}) is after the last epoch (epochs={epochs}): "
-                "epochs counts from 0, not from initial_epoch; to train 3 more epochs after "
-                f"{initial_epoch}, pass epochs={initial_epoch + 3}"
+                f"epochs counts from 0, not from initial_epoch; to train {epochs} more "
+                f"epoch{'s' if epochs != 1 else ''} after epoch {initial_epoch}, pass "
+                f"epochs={initial_epoch + epochs}"
             )
         batch_size = self._check_batch_size(batch_size)
         validation_split = check_real(
@@ -528,9 +542,10 @@ class Model:
         self._steps_per_epoch = steps
         self.stop_training = False
         # The parameters are updated in place, so one list serves the whole fit; ``backup``
-        # holds them as they were before the latest update (restored if the run diverges).
+        # holds them and the optimizer's state as they were before the latest update
+        # (restored if the run diverges, so that the model can be saved and trained on).
         params = [param for layer in self.trainable_layers for param in layer.parameters()]
-        backup = [param.copy() for param in params]
+        backup = _Backup(params, self.optimizer, self.trainable_layers)
         loss_limit = _saturated_loss(self.loss, self.n_outputs)
         saturated_at_start = False
         if shuffle:
@@ -583,7 +598,7 @@ class Model:
                             and self.loss.accumulated_count >= min(32, n)
                             and self.loss.calculate_accumulated() > limit
                         ):
-                            _copy_all(params, backup)
+                            backup.restore()
                             if bar is not None:
                                 bar.tqdm.close()
                             raise TrainingDivergedError(_diverged_message(
@@ -597,7 +612,7 @@ class Model:
                         report = batch_callbacks or (bar is not None and bar.due(step))
                         if report:
                             regularization = self.loss.regularization_loss()
-                        _copy_all(backup, params)
+                        backup.take()
                         updating = True
                         self._update()
                         updating = False
@@ -611,11 +626,18 @@ class Model:
                             }
                             for callback in batch_callbacks:
                                 callback.on_batch_end(step, logs)
-                            if bar is not None:
-                                bar.show(step, logs)
+                            if bar is not None and bar.due(step):
+                                # The bar shows the epoch's running means, as Keras's does:
+                                # one batch's loss and accuracy jump about.
+                                running = self.loss.calculate_accumulated() + regularization
+                                bar.show(step, {
+                                    "loss": running,
+                                    "accuracy": self.accuracy.calculate_accumulated(),
+                                    "learning_rate": logs["learning_rate"],
+                                })
                     if not all(all_finite(param) for param in params):
                         # The last update of the epoch overflowed (no loss has seen it yet).
-                        _copy_all(params, backup)
+                        backup.restore()
                         raise TrainingDivergedError(_diverged_message(
                             epoch, steps - 1, math.nan, self.optimizer, parameters=True
                         ))
@@ -634,8 +656,8 @@ class Model:
                 failed = True
                 if isinstance(error, KeyboardInterrupt) and updating:
                     # Ctrl-C in the middle of an update would leave some layers stepped and
-                    # others not: go back to the parameters from before that update.
-                    _copy_all(params, backup)
+                    # others not: go back to the state from before that update.
+                    backup.restore()
                 raise
             finally:
                 if bar is not None:
@@ -892,10 +914,35 @@ def load_model(path: str | os.PathLike[str]) -> Model:
 # -- helpers ---------------------------------------------------------------------------------
 
 
-def _copy_all(targets: list[Array], sources: list[Array]) -> None:
-    """Copy every source array into its target, in place."""
-    for target, source in zip(targets, sources, strict=True):
-        np.copyto(target, source)
+class _Backup:
+    """The trainable state as it was before the latest update, to go back to.
+
+    That is the parameters and everything the optimizer keeps: its slots (momentums,
+    caches), its iteration count and its current rate. Restoring only the parameters would
+    leave Adam's caches overflowed after a divergence, and the model could not be saved.
+    """
+
+    def __init__(self, params: list[Array], optimizer: Optimizer | None,
+                 layers: list[Layer]) -> None:
+        assert optimizer is not None
+        self.optimizer = optimizer
+        # get_slots creates the zero slots of a fresh optimizer now, so that they are tracked
+        # from the first step; they are updated in place ever after.
+        slots = [array for layer in layers for per_parameter in optimizer.get_slots(layer)
+                 for array in per_parameter.values()]
+        self.live = params + slots
+        self.saved = [array.copy() for array in self.live]
+        self.scalars = (optimizer.iterations, optimizer.current_learning_rate)
+
+    def take(self) -> None:
+        for saved, live in zip(self.saved, self.live, strict=True):
+            np.copyto(saved, live)
+        self.scalars = (self.optimizer.iterations, self.optimizer.current_learning_rate)
+
+    def restore(self) -> None:
+        for live, saved in zip(self.live, self.saved, strict=True):
+            np.copyto(live, saved)
+        self.optimizer.iterations, self.optimizer.current_learning_rate = self.scalars
 
 
 def _check_loss_fits_last_layer(loss: Loss, layers: list[Layer]) -> None:
@@ -958,10 +1005,10 @@ def _diverged_message(
         # Epochs count from 1 as in the progress lines ("Epoch 1/5"), steps from 0 as in the
         # book's "step: 0" lines.
         f"training diverged at epoch {epoch + 1}, step {step}: {happened} "
-        f"(learning rate {rate:g}). The parameters of the last step with a healthy loss were "
-        "kept. Try a lower learning_rate (e.g. 10x smaller), more decay, or inputs scaled "
-        "to about [-1, 1], with a fresh optimizer (this one's momentum and caches hold the "
-        "blown-up steps)."
+        f"(learning rate {rate:g}). The parameters and the optimizer's state of the last "
+        "step with a healthy loss were kept, so the model can be saved or trained on. Try a "
+        "lower learning_rate (e.g. 10x smaller), more decay, or inputs scaled to about "
+        "[-1, 1]."
     )
 
 

@@ -97,9 +97,8 @@ class Dense(Layer):
         elif init == "glorot":
             scale = float(np.sqrt(2.0 / (self.n_inputs + self.n_neurons)))
         generator = check_random_state(rng)
-        # Drawn in float64, then cast: one seed gives the same model in either dtype.
-        draws = standard_normal(generator, (self.n_inputs, self.n_neurons))
-        self.weights: Array = (scale * draws).astype(self.dtype)
+        self.weights: Array = _initial_weights(generator, self.n_inputs, self.n_neurons,
+                                               scale, self.dtype)
         self.biases: Array = np.zeros((1, self.n_neurons), dtype=self.dtype)
         self.dweights: Array = np.zeros_like(self.weights)
         self.dbiases: Array = np.zeros_like(self.biases)
@@ -168,7 +167,7 @@ class Dense(Layer):
         return config
 
     def _check_inputs(self, inputs: Array) -> Array:
-        if not (isinstance(inputs, np.ndarray) and inputs.dtype == self.dtype):
+        if not (type(inputs) is np.ndarray and inputs.dtype == self.dtype):
             inputs = as_float_array(inputs, "inputs", self.dtype)
         if inputs.ndim != 2 or inputs.shape[1] != self.n_inputs:
             raise ValueError(
@@ -177,6 +176,30 @@ class Dense(Layer):
                 f"{shape_hint(self.n_inputs, inputs.shape)}."
             )
         return inputs
+
+
+def _initial_weights(
+    generator: Any, n_inputs: int, n_neurons: int, scale: float, dtype: np.dtype
+) -> Array:
+    """``scale * randn(n_inputs, n_neurons)`` as ``dtype``, drawn in float64 then cast, so
+    that one seed gives the same model in either dtype.
+
+    A size no memory can hold is explained in the layer's own terms instead of NumPy's
+    "array is too big" (ValueError) or "Unable to allocate" (MemoryError).
+    """
+    try:
+        draws = standard_normal(generator, (n_inputs, n_neurons))
+        return (scale * draws).astype(dtype)
+    except (MemoryError, ValueError) as error:
+        if isinstance(error, ValueError) and "too big" not in str(error):
+            raise
+        gigabytes = n_inputs * n_neurons * 8 / 1e9   # the float64 draws, before the cast
+        raise MemoryError(
+            f"Dense({n_inputs}, {n_neurons}) needs {n_inputs * n_neurons:,} weights "
+            f"({gigabytes:,.3g} GB while they are drawn in float64), more memory than this "
+            "machine can give; check n_inputs and n_neurons (n_inputs is the number of "
+            "features each sample has, n_neurons the layer's outputs)"
+        ) from None
 
 
 def _sign(values: Array) -> Array:
