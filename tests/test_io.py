@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import pickle
+import stat
 import struct
 import subprocess
 import sys
@@ -237,13 +238,14 @@ def test_failed_save_keeps_the_old_file_and_removes_its_temp(tmp_path):
 @pytest.mark.skipif(os.name != "posix", reason="stale temp files are cleaned on POSIX only")
 def test_temp_files_of_dead_processes_are_cleaned_on_next_save(tmp_path):
     path = tmp_path / "m.snn"
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                          capture_output=True, text=True, check=True)
-    stale = tmp_path / f".m.snn.{int(dead.stdout)}.0badc0de.scratchnn-tmp"
+    # Above every system's largest process id (Linux's limit is 2**22): never alive. A real
+    # process that has exited could have its id reused by the time of the save.
+    dead = 2**22 + 1
+    stale = tmp_path / f".m.snn.{dead}.0badc0de.scratchnn-tmp"
     stale.write_bytes(b"half a model")
-    alive = tmp_path / f".m.snn.{os.getppid()}.0badc0de.scratchnn-tmp"  # a live process's
+    alive = tmp_path / f".m.snn.{os.getpid()}.0badc0de.scratchnn-tmp"  # this process's own
     alive.write_bytes(b"being written")
-    other = tmp_path / f".other.snn.{int(dead.stdout)}.0badc0de.scratchnn-tmp"
+    other = tmp_path / f".other.snn.{dead}.0badc0de.scratchnn-tmp"
     other.write_bytes(b"another file's")
     write_file(path, HEADER, {"x": np.zeros(3)})
     assert not stale.exists()
@@ -323,3 +325,93 @@ def test_any_name_the_file_system_takes_can_be_saved_twice(tmp_path, name):
     write_file(path, HEADER, {"x": np.ones(3)})
     assert [p.name for p in tmp_path.iterdir()] == [name]
     assert np.array_equal(read_file(path)[1]["x"], np.ones(3))
+
+
+# ---------------------------------------------------------------------------- permissions
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permission bits")
+@pytest.mark.parametrize("mode", [0o600, 0o444, 0o640, 0o755])
+def test_saving_over_a_file_keeps_its_permission_bits(tmp_path, mode):
+    path = tmp_path / "m.snn"
+    write_file(path, HEADER, {"x": np.zeros(3)})
+    os.chmod(path, mode)
+    write_file(path, HEADER, {"x": np.ones(3)})
+    assert stat.S_IMODE(os.stat(path).st_mode) == mode
+    assert np.array_equal(read_file(path)[1]["x"], np.ones(3))
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permission bits")
+@pytest.mark.parametrize("umask", [0o022, 0o077, 0o002])
+def test_a_new_file_gets_the_umask_mode(tmp_path, umask):
+    previous = os.umask(umask)
+    try:
+        write_file(tmp_path / "m.snn", HEADER, {"x": np.zeros(3)})
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE(os.stat(tmp_path / "m.snn").st_mode) == 0o666 & ~umask
+
+
+@pytest.mark.skipif(os.name != "posix", reason="symlinks need privileges on Windows")
+def test_saving_through_a_symlink_keeps_the_target_mode(tmp_path):
+    real = tmp_path / "real.snn"
+    write_file(real, HEADER, {"x": np.zeros(3)})
+    os.chmod(real, 0o600)
+    link = tmp_path / "link.snn"
+    link.symlink_to(real)
+    write_file(link, HEADER, {"x": np.ones(3)})
+    assert link.is_symlink() and stat.S_IMODE(os.stat(real).st_mode) == 0o600
+
+
+@pytest.mark.skipif(os.name != "posix", reason="hard links")
+def test_a_hard_link_keeps_the_old_contents(tmp_path):
+    """The rename replaces one directory entry: other names of the old file still see it."""
+    path = tmp_path / "m.snn"
+    write_file(path, HEADER, {"x": np.zeros(3)})
+    other = tmp_path / "other-name.snn"
+    os.link(path, other)
+    write_file(path, HEADER, {"x": np.ones(3)})
+    assert np.array_equal(read_file(path)[1]["x"], np.ones(3))
+    assert np.array_equal(read_file(other)[1]["x"], np.zeros(3))
+
+
+# ---------------------------------------------------------------------------- paths
+
+
+@pytest.mark.parametrize("bad", [None, 123, b"m.snn", 1.5, ["m.snn"]])
+def test_a_path_that_is_not_a_file_path_is_a_type_error_naming_path(tmp_path, bad):
+    got = type(bad).__name__
+    with pytest.raises(TypeError, match=f"path must be a str or os.PathLike file path.*{got}"):
+        read_file(bad)
+    with pytest.raises(TypeError, match=f"path must be a str or os.PathLike.*{got}"):
+        write_file(bad, HEADER, {})
+    assert not list(tmp_path.iterdir())
+
+
+# ---------------------------------------------------------------------------- special files
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs (POSIX)")
+def test_a_fifo_is_refused_without_blocking(tmp_path):
+    """open() on a FIFO waits for a writer forever; loading refuses it before opening."""
+    fifo = tmp_path / "pipe.snn"
+    os.mkfifo(fifo)
+    code = (
+        "import sys\n"
+        "from scratchnn.io import read_file\n"
+        "try:\n"
+        "    read_file(sys.argv[1])\n"
+        "except Exception as error:\n"
+        "    print(type(error).__name__, error)\n"
+    )
+    # In a child with a generous timeout, so that a regression fails instead of hanging the run.
+    done = subprocess.run([sys.executable, "-c", code, str(fifo)], capture_output=True,
+                          text=True, timeout=120)
+    assert done.stdout.startswith("ModelFileError") and "not a regular file" in done.stdout
+    assert str(fifo) in done.stdout
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/zero"), reason="needs a device file")
+def test_a_device_is_refused_without_reading_it():
+    with pytest.raises(ModelFileError, match="not a regular file"):
+        read_file("/dev/zero")

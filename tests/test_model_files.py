@@ -8,7 +8,6 @@ import pickle
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -435,53 +434,84 @@ SAVER = """
 import sys
 import numpy as np
 import scratchnn as snn
-from scratchnn.io import save_model
+import scratchnn.io as io
 from scratchnn.model import Model
 
-model = Model([snn.Dense(1500, 2000, rng=0), snn.ReLU(), snn.Dense(2000, 1500, rng=1)],
+# Saves whole snapshots, then stops inside the next save's write loop and says so: the
+# parent kills it there, with the temp file open and half written. No timing involved.
+path, value, complete, stop_at = sys.argv[1], float(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+real_atomic_write = io._atomic_write
+saves = 0
+
+def announcing_atomic_write(target, chunks):
+    def announced():
+        for index, chunk in enumerate(chunks):
+            if saves == complete and index == stop_at:
+                print("writing", flush=True)
+                sys.stdin.readline()          # never answered: the parent kills us here
+            yield chunk
+    real_atomic_write(target, announced())
+
+io._atomic_write = announcing_atomic_write
+model = Model([snn.Dense(300, 400, rng=0), snn.ReLU(), snn.Dense(400, 300, rng=1)],
               loss=snn.MeanSquaredError(), optimizer=snn.SGD(), seed=0)
 model.finalize()
-value = float(sys.argv[2])
-print("ready", flush=True)
 while True:
     value += 1
     for layer in model.trainable_layers:
         layer.weights.fill(value)
         layer.biases.fill(value)
-    save_model(model, sys.argv[1])
+    io.save_model(model, path)
+    saves += 1
+    print("saved", value, flush=True)
 """
+
+# Chunks of a save: 0 prefix, 1 header, then (zero padding, array bytes) per array, then the
+# tail. Stopping before chunk k means chunks 0..k-1 are in the temp file.
+STOP_BEFORE_CHUNK = [1, 2, 3, 4, 6, 8, 9, 10]
 
 
 @pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL (POSIX)")
 def test_sigkill_during_saves_never_breaks_the_file(tmp_path):
-    """A process saving ~24 MB in a loop is killed 8 times at random moments."""
+    """A saving process is SIGKILLed inside a write, 8 times: the file is always whole.
+
+    The child announces that it is inside the write loop and waits; every kill therefore
+    lands mid-write, at a different point of the file each round.
+    """
     path = tmp_path / "big.snn"
-    model = Model([snn.Dense(1500, 2000, rng=0), snn.ReLU(), snn.Dense(2000, 1500, rng=1)],
+    model = Model([snn.Dense(300, 400, rng=0), snn.ReLU(), snn.Dense(400, 300, rng=1)],
                   loss=snn.MeanSquaredError(), optimizer=snn.SGD(), seed=0)
+    model.finalize()
+    expected = -1.0
+    for layer in model.trainable_layers:
+        layer.weights.fill(expected)
+        layer.biases.fill(expected)
     save_model(model, path)
-    rng = np.random.default_rng(99)
-    interrupted = 0
-    for round_ in range(8):
+    for round_, stop_at in enumerate(STOP_BEFORE_CHUNK):
+        complete = round_ % 3   # whole saves before the interrupted one
         process = subprocess.Popen(
-            [sys.executable, "-c", SAVER, str(path), str(1000.0 * round_)],
-            stdout=subprocess.PIPE, text=True,
+            [sys.executable, "-c", SAVER, str(path), str(1000.0 * round_), str(complete),
+             str(stop_at)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
         )
-        assert process.stdout is not None
-        assert process.stdout.readline().strip() == "ready"
-        time.sleep(float(rng.uniform(0.05, 0.6)))
-        process.send_signal(signal.SIGKILL)
-        process.wait()
-        process.stdout.close()
+        assert process.stdout is not None and process.stdin is not None
+        for line in process.stdout:
+            if line.startswith("saved"):
+                expected = float(line.split()[1])
+            else:
+                assert line.strip() == "writing"
+                break
         temps = [p for p in tmp_path.iterdir() if p.name.endswith(".scratchnn-tmp")]
-        # At most the killed process's own temp file; earlier ones were cleaned by its saves.
-        assert len(temps) <= 1
-        interrupted += len(temps)
+        assert len(temps) == 1    # the save in progress; earlier ones were cleaned
+        process.send_signal(signal.SIGKILL)
+        assert process.wait() == -signal.SIGKILL
+        process.stdout.close()
+        process.stdin.close()
         loaded = load_model(path)
         weights = [p for layer in loaded.get_parameters() for p in layer]
-        assert [w.shape for w in weights] == [(1500, 2000), (1, 2000), (2000, 1500), (1, 1500)]
-        # One whole snapshot: every value the same, never half of two saves.
-        assert all(np.all(w == weights[0].flat[0]) for w in weights)
-    assert interrupted >= 1   # at least one kill landed inside a write
+        assert [w.shape for w in weights] == [(300, 400), (1, 400), (400, 300), (1, 300)]
+        # The last whole snapshot, every value the same: never half of two saves.
+        assert all(np.all(w == expected) for w in weights)
     save_model(loaded, path)
     assert [p.name for p in tmp_path.iterdir()] == ["big.snn"]
 

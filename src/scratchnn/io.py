@@ -13,25 +13,35 @@ loading as a quietly different model. Only float32 and float64 arrays are accept
 no pickle anywhere, so a file cannot carry code. ``docs/model-file-format.md`` gives the
 byte-level layout and the versioning policy.
 
+A file is untrusted input in every field: the header's size and nesting depth are bounded,
+every value has its type and range checked before NumPy or the model sees it (NumPy trusts
+a generator state it is given), and the file is read in pieces, each array straight into
+its own buffer, so loading needs about the memory of the model's arrays.
+
 Saves are atomic: the file is written to a temporary file in the same folder, flushed to disk
 and then renamed over the target, so a crash mid-save leaves the previous file intact.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
 import os
 import re
+import stat
 import struct
-from collections.abc import Mapping
+import sys
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import IO, TYPE_CHECKING, Any, NoReturn
 
 import numpy as np
 
 from ._typing import Array
+from ._validation import describe
 from ._version import __version__
 from .errors import ModelFileError
 from .model import library_class_name
@@ -45,9 +55,23 @@ MAGIC = b"\x89SNN\r\n\x1a\n"   # like PNG's: a high byte, then line endings a tr
 FORMAT_VERSION = 1
 ALIGNMENT = 64                  # arrays start on 64-byte boundaries (ready for memory mapping)
 _PREFIX = struct.Struct("<8sIQ32s")   # magic, format version, header length, sha256(header)
-_MAX_HEADER_BYTES = 256 * 1024 * 1024
 _DTYPES: dict[str, np.dtype[Any]] = {"float32": np.dtype("<f4"), "float64": np.dtype("<f8")}
 _TEMP_SUFFIX = ".scratchnn-tmp"
+
+# Bounds on what a file may ask for. A real header is a few kB (a thousand layers stay far
+# under 1 MiB); JSON nested deeper than a real header would need only exists to exhaust the
+# parser's recursion.
+_MAX_HEADER_BYTES = 16 * 1024 * 1024
+_MAX_NESTING = 64
+_MAX_DIMENSIONS = 64            # NumPy's own limit on an array's number of dimensions
+_MAX_ARRAY_BYTES = 2**62        # NumPy refuses arrays larger than its signed 64-bit sizes
+# Above 2**53 an iteration count is no longer exact as a float (the decay and Adam's bias
+# correction compute with it); 10**400 would overflow there at the first step.
+_MAX_ITERATIONS = 2**53
+# Optimizer slots that hold running sums of squared gradients: never negative (a negative
+# one would give sqrt(cache) of NaN at the first step).
+_NON_NEGATIVE_SLOTS = frozenset({"cache"})
+_READ_CHUNK = 16 * 1024 * 1024  # an array is read and hashed this many bytes at a time
 
 
 # --------------------------------------------------------------------------- public functions
@@ -59,8 +83,9 @@ def save_model(model: Model, path: PathLike) -> None:
     Loading the file with :func:`load_model` and training on gives exactly the parameters that
     training on without the save would have given. The save is atomic and refuses a model with
     NaN or infinite parameters (ValueError naming the layer), so a diverged model never
-    overwrites a good file.
+    overwrites a good file. An existing file keeps its permission bits.
     """
+    _check_path(path)
     header, arrays = _model_contents(model)
     write_file(path, header, arrays)
 
@@ -69,20 +94,37 @@ def load_model(path: PathLike) -> Model:
     """Rebuild the model saved at ``path`` by :func:`save_model`, ready to predict or train on.
 
     Raises :class:`~scratchnn.errors.ModelFileError` (a ValueError) naming the file and the
-    problem for a damaged, foreign or unsafe file; FileNotFoundError for a missing one.
+    problem for a damaged, foreign or unsafe file; FileNotFoundError for a missing one,
+    TypeError for a ``path`` that is not a file path.
     """
-    header, arrays = read_file(path)
-    if header["content"] != "model":
-        _refuse(
-            path,
-            f"it holds only {header['content']}, not a whole model; build the model and call "
-            "scratchnn.io.load_parameters(model, path)",
-        )
-    return _build_model(path, header, arrays)
+    _check_path(path)
+    with _loading(path), _open_for_reading(path) as file:
+        header = _read_header(path, file)
+        if header["content"] != "model":
+            _refuse(
+                path,
+                f"it holds only {header['content']}, not a whole model; build the model and "
+                "call scratchnn.io.load_parameters(model, path)",
+            )
+        # Built from the header alone, then the parameters are read straight into the new
+        # model's own arrays: loading holds no second copy of them.
+        model = _build_model(path, header)
+        layers = _trainable_layers(model)
+        names = _matching_parameters(path, header, model, layers)
+        into: dict[str, Array | None] = {name: None for name in _slot_names(header)}
+        for layer, layer_names in zip(layers, names, strict=True):
+            into.update(zip(layer_names, layer.parameters(), strict=True))
+        arrays = _read_arrays(path, file, header, into)
+        _set_parameters(path, model, layers, names, arrays)
+        _restore_optimizer(path, header, arrays, model, layers)
+        _restore_random_states(path, header["random_state"], model)
+        _restore_accuracy(path, header["accuracy"], model)
+    return model
 
 
 def save_parameters(model: Model, path: PathLike) -> None:
     """Write only the trainable parameters of ``model`` (same format, same safety)."""
+    _check_path(path)
     layers = _trainable_layers(model)
     _check_finite_parameters(layers)
     arrays: dict[str, Array] = {}
@@ -97,10 +139,15 @@ def load_parameters(model: Model, path: PathLike) -> None:
     in between moves them), and every shape and dtype must match the model; otherwise
     ModelFileError says which layer differs and nothing is changed.
     """
-    header, arrays = read_file(path)
+    _check_path(path)
+    # Before _loading: a model that cannot finalize is no fault of the file.
     layers = _trainable_layers(model)
-    parameters = _matching_parameters(path, header, arrays, model, layers)
-    model.set_parameters(parameters)
+    with _loading(path), _open_for_reading(path) as file:
+        header = _read_header(path, file)
+        names = _matching_parameters(path, header, model, layers)
+        wanted: dict[str, Array | None] = {name: None for group in names for name in group}
+        arrays = _read_arrays(path, file, header, wanted)
+        _set_parameters(path, model, layers, names, arrays)
 
 
 # --------------------------------------------------------------------------- model <-> contents
@@ -200,27 +247,19 @@ def _random_states(model: Model) -> dict[str, Any]:
     return {"model": _generator_state(model.rng), "layers": dropout}
 
 
-def _build_model(path: PathLike, header: dict[str, Any], arrays: dict[str, Array]) -> Model:
+def _build_model(path: PathLike, header: dict[str, Any]) -> Model:
     from .model import Model
 
-    _check_dense_shapes(path, header, arrays)
+    _check_dense_shapes(path, header)
     try:
         # The file supplies the parameters: draw the placeholders from a throwaway generator
         # so that loading leaves the library generator where the user had it.
-        model = Model.from_config(header["config"], rng=0)
-        layers = _trainable_layers(model)
-    except (ValueError, TypeError, KeyError, AttributeError) as error:
+        return Model.from_config(header["config"], rng=0)
+    except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as error:
         _refuse(path, f"its architecture cannot be rebuilt: {error}")
-    model.set_parameters(_matching_parameters(path, header, arrays, model, layers))
-    _restore_optimizer(path, header, arrays, model, layers)
-    _restore_random_states(path, header["random_state"], model)
-    accuracy = header["accuracy"]
-    if accuracy is not None and hasattr(model.accuracy, "precision"):
-        setattr(model.accuracy, "precision", accuracy["precision"])  # noqa: B010
-    return model
 
 
-def _check_dense_shapes(path: PathLike, header: dict[str, Any], arrays: dict[str, Array]) -> None:
+def _check_dense_shapes(path: PathLike, header: dict[str, Any]) -> None:
     """The architecture's Dense sizes must match the stored arrays, checked before building.
 
     Building first would let a hostile file ask for a Dense(10**9, 10**9) and exhaust memory;
@@ -229,6 +268,7 @@ def _check_dense_shapes(path: PathLike, header: dict[str, Any], arrays: dict[str
     layers = header["config"].get("layers")
     if not isinstance(layers, list):
         _refuse(path, "its architecture has no list of layers")
+    table = _table(header)
     stored = {entry["layer"]: entry["arrays"] for entry in header["parameters"]}
     for position, layer in enumerate(layers):
         if not (isinstance(layer, dict) and layer.get("class") == "Dense"):
@@ -239,7 +279,7 @@ def _check_dense_shapes(path: PathLike, header: dict[str, Any], arrays: dict[str
             _refuse(path, f"layer {position} (Dense) has no weights and biases in the file")
         n_inputs, n_neurons = config.get("n_inputs"), config.get("n_neurons")
         expected = [(n_inputs, n_neurons), (1, n_neurons)]
-        got = [arrays[name].shape for name in names]
+        got = [tuple(table[name]["shape"]) for name in names]
         if got != expected:
             _refuse(
                 path,
@@ -249,12 +289,9 @@ def _check_dense_shapes(path: PathLike, header: dict[str, Any], arrays: dict[str
 
 
 def _matching_parameters(
-    path: PathLike,
-    header: dict[str, Any],
-    arrays: dict[str, Array],
-    model: Model,
-    layers: list[Any],
-) -> list[list[Array]]:
+    path: PathLike, header: dict[str, Any], model: Model, layers: list[Any]
+) -> list[list[str]]:
+    """The names of each trainable layer's stored arrays, checked against the model's."""
     entries = header["parameters"]
     if len(entries) != len(layers):
         _refuse(
@@ -262,8 +299,9 @@ def _matching_parameters(
             f"it holds parameters for {len(entries)} trainable layer(s) but the model has "
             f"{len(layers)}",
         )
+    table = _table(header)
     positions = {id(layer): position for position, layer in enumerate(model.layers)}
-    parameters = []
+    names = []
     for index, (entry, layer) in enumerate(zip(entries, layers, strict=True)):
         position = positions[id(layer)]
         where = f"trainable layer {index} ({type(layer).__name__} at position {position})"
@@ -272,24 +310,47 @@ def _matching_parameters(
         expected = layer.parameters()
         if len(entry["arrays"]) != len(expected):
             _refuse(path, f"{where} has {len(entry['arrays'])} arrays, not {len(expected)}")
-        loaded = []
         for name, target in zip(entry["arrays"], expected, strict=True):
-            array = arrays[name]
-            _check_like(path, name, array, target, where)
-            if not np.isfinite(array).all():
-                _refuse(path, f"{where}: array {name!r} holds NaN or infinite values")
-            loaded.append(array)
-        parameters.append(loaded)
-    return parameters
+            _check_like(path, table[name], target, where)
+        names.append(list(entry["arrays"]))
+    return names
 
 
-def _check_like(path: PathLike, name: str, array: Array, target: Array, where: str) -> None:
-    if array.shape != target.shape or array.dtype != target.dtype:
+def _check_like(path: PathLike, entry: dict[str, Any], target: Array, where: str) -> None:
+    """The array table's ``entry`` describes an array shaped and typed like ``target``."""
+    dtype = np.dtype(entry["dtype"])   # the native float32/float64 the array is read as
+    if tuple(entry["shape"]) != target.shape or dtype != target.dtype:
         _refuse(
             path,
-            f"{where}: array {name!r} is {array.dtype}{list(array.shape)} in the file but the "
-            f"model expects {target.dtype}{list(target.shape)}",
+            f"{where}: array {entry['name']!r} is {dtype}{list(entry['shape'])} in the file but "
+            f"the model expects {target.dtype}{list(target.shape)}",
         )
+
+
+def _set_parameters(
+    path: PathLike,
+    model: Model,
+    layers: list[Any],
+    names: list[list[str]],
+    arrays: dict[str, Array],
+) -> None:
+    """Every stored parameter finite, then copied into the model (all or nothing)."""
+    parameters = []
+    for index, (layer, layer_names) in enumerate(zip(layers, names, strict=True)):
+        for name in layer_names:
+            if not np.isfinite(arrays[name]).all():
+                where = f"trainable layer {index} ({type(layer).__name__})"
+                _refuse(path, f"{where}: array {name!r} holds NaN or infinite values")
+        parameters.append([arrays[name] for name in layer_names])
+    # A no-op copy for arrays read into the model's own (load_model); a real one otherwise.
+    model.set_parameters(parameters)
+
+
+def _slot_names(header: dict[str, Any]) -> list[str]:
+    optimizer = header["optimizer"]
+    if optimizer is None:
+        return []
+    return [name for layer in optimizer["slots"] for slots in layer for name in slots.values()]
 
 
 def _restore_optimizer(
@@ -307,11 +368,8 @@ def _restore_optimizer(
         return
     if state["class"] != library_class_name(optimizer) or len(state["slots"]) != len(layers):
         _refuse(path, "its optimizer state does not match its architecture")
-    lr = state["current_learning_rate"]
-    if not (isinstance(lr, float) and math.isfinite(lr) and lr > 0):
-        _refuse(path, f"its current learning rate {lr!r} is not a positive finite number")
-    if not _is_count(state["iterations"]):
-        _refuse(path, f"its iteration count {state['iterations']!r} is not a non-negative int")
+    table = _table(header)
+    restored_layers = []
     for index, (layer, per_parameter) in enumerate(zip(layers, state["slots"], strict=True)):
         where = f"optimizer state of trainable layer {index} ({type(layer).__name__})"
         if len(per_parameter) != len(layer.parameters()):
@@ -324,14 +382,22 @@ def _restore_optimizer(
             slots = {}
             for slot_name, name in names.items():
                 array = arrays[name]
-                _check_like(path, name, array, param, where)
+                _check_like(path, table[name], param, where)
                 if not np.isfinite(array).all():
                     _refuse(path, f"{where}: array {name!r} holds NaN or infinite values")
+                if slot_name in _NON_NEGATIVE_SLOTS and (array < 0).any():
+                    _refuse(
+                        path,
+                        f"{where}: its {slot_name!r} (a sum of squared gradients) holds "
+                        "negative values, which no training can produce",
+                    )
                 slots[slot_name] = array
             restored.append(slots)
+        restored_layers.append((layer, restored))
+    for layer, restored in restored_layers:   # only once every layer's state passed
         optimizer.set_slots(layer, restored)
     optimizer.iterations = state["iterations"]
-    optimizer.current_learning_rate = lr
+    optimizer.current_learning_rate = state["current_learning_rate"]
 
 
 def _restore_random_states(path: PathLike, states: dict[str, Any], model: Model) -> None:
@@ -342,19 +408,23 @@ def _restore_random_states(path: PathLike, states: dict[str, Any], model: Model)
         _refuse(path, f"it lacks the random state of some of the layers {with_rng}")
     for entry in states["layers"]:
         position = entry["layer"]
-        if not (isinstance(position, int) and 0 <= position < len(model.layers)):
-            _refuse(path, f"a random state names layer {position!r}, which the model lacks")
         layer = model.layers[position]
-        if not hasattr(layer, "rng"):
-            _refuse(path, f"a random state names layer {position} ({type(layer).__name__})")
         if "same_as" in entry:
             same_as = entry["same_as"]
-            known = isinstance(same_as, str) or _is_count(same_as)
+            known = same_as == "model" or _is_count(same_as)
             if not known or same_as not in generators:
                 _refuse(path, f"the random state of layer {position} refers to an unknown one")
             layer.rng = generators[same_as]
         else:
             layer.rng = generators[position] = _generator_from_state(path, entry["state"])
+
+
+def _restore_accuracy(path: PathLike, accuracy: dict[str, Any] | None, model: Model) -> None:
+    if accuracy is None:
+        return
+    if not hasattr(model.accuracy, "precision"):
+        _refuse(path, "it stores a precision for an accuracy that has none")
+    setattr(model.accuracy, "precision", accuracy["precision"])  # noqa: B010
 
 
 # --------------------------------------------------------------------------- random states
@@ -368,6 +438,47 @@ _BIT_GENERATORS = {
     "SFC64": np.random.SFC64,
 }
 _STATE_ARRAY_DTYPES = {"uint32": np.uint32, "uint64": np.uint64}
+
+
+@dataclass(frozen=True)
+class _Int:
+    """An integer field of a generator state, ``low <= value <= high``."""
+
+    low: int
+    high: int
+
+
+@dataclass(frozen=True)
+class _IntArray:
+    """A NumPy array field of a generator state: ``length`` integers of ``dtype``."""
+
+    dtype: str
+    length: int
+
+
+_FLAG = _Int(0, 1)
+_UINT32 = _Int(0, 2**32 - 1)
+_UINT128 = _Int(0, 2**128 - 1)
+_CACHED_UINT32 = {"has_uint32": _FLAG, "uinteger": _UINT32}
+# Every field of every state NumPy writes (``bit_generator.state``), with its type, length and
+# range. NumPy trusts a state it is given: an MT19937 ``pos`` of 10**6 or a Philox
+# ``buffer_pos`` of 5 index past their buffers and crash Python at the next draw. So a state
+# from a file must have exactly these fields, each in range, before NumPy sees it.
+_STATE_FIELDS: dict[str, dict[str, Any]] = {
+    "PCG64": {"state": {"state": _UINT128, "inc": _UINT128}, **_CACHED_UINT32},
+    "PCG64DXSM": {"state": {"state": _UINT128, "inc": _UINT128}, **_CACHED_UINT32},
+    # pos counts the key's words already used: 624 means "regenerate at the next draw".
+    "MT19937": {"state": {"key": _IntArray("uint32", 624), "pos": _Int(0, 624)}},
+    "Philox": {
+        "state": {"counter": _IntArray("uint64", 4), "key": _IntArray("uint64", 2)},
+        "buffer": _IntArray("uint64", 4),
+        "buffer_pos": _Int(0, 4),   # 4: the buffer is used up
+        **_CACHED_UINT32,
+    },
+    "SFC64": {"state": {"state": _IntArray("uint64", 4)}, **_CACHED_UINT32},
+}
+# A legacy RandomState adds its cached second Gaussian draw to its bit generator's state.
+_LEGACY_FIELDS = {"has_gauss": _FLAG, "gauss": float}
 
 
 def _generator_state(rng: np.random.Generator | np.random.RandomState) -> dict[str, Any]:
@@ -387,39 +498,79 @@ def _to_json(value: Any) -> Any:
     return value
 
 
-def _from_json(value: Any, key: str = "") -> Any:
-    if isinstance(value, dict):
-        if "__array__" in value:
-            dtype = _STATE_ARRAY_DTYPES[value["__array__"]]
-            values = value["values"]
-            if not isinstance(values, list) or not all(type(v) is int for v in values):
-                raise ValueError("a random state array must be a list of integers")
-            return np.array(values, dtype=dtype)
-        return {name: _from_json(item, name) for name, item in value.items()}
-    # NumPy would quietly turn True or 1.5 into a counter; only the legacy cached Gaussian
-    # ("gauss") is a float in a state NumPy writes.
-    if isinstance(value, bool) or (isinstance(value, float) and key != "gauss"):
-        raise ValueError(f"a random state value {key!r} must be an integer; got {value!r}")
-    return value
-
-
 def _generator_from_state(
     path: PathLike, saved: Any
 ) -> np.random.Generator | np.random.RandomState:
     try:
+        if not isinstance(saved, dict) or sorted(saved) != ["state", "type"]:
+            raise ValueError("it must hold exactly 'type' and 'state'")
         kind = saved["type"]
-        state = _from_json(saved["state"])
-        bit_generator = _BIT_GENERATORS[state["bit_generator"]]()
-        if kind == "Generator":
-            bit_generator.state = state
-            return np.random.Generator(bit_generator)
-        if kind == "RandomState":
-            legacy = np.random.RandomState(bit_generator)
-            legacy.set_state(state)
-            return legacy
-        raise ValueError(f"unknown generator type {kind!r}")
-    except (KeyError, TypeError, ValueError, OverflowError) as error:
-        _refuse(path, f"a random generator state is invalid ({type(error).__name__}: {error})")
+        if kind not in ("Generator", "RandomState"):
+            raise ValueError(f"unknown generator type {describe(kind)}")
+        state = _checked_state(saved["state"], legacy=kind == "RandomState")
+    except ValueError as error:
+        _refuse(path, f"a random generator state is invalid ({error})")
+    bit_generator = _BIT_GENERATORS[state["bit_generator"]]()
+    if kind == "Generator":
+        bit_generator.state = state
+        return np.random.Generator(bit_generator)
+    legacy = np.random.RandomState(bit_generator)
+    legacy.set_state(state)
+    return legacy
+
+
+def _checked_state(saved: Any, legacy: bool) -> dict[str, Any]:
+    """``saved`` (JSON) as the state NumPy takes, after checking every field; else ValueError."""
+    name = saved.get("bit_generator") if isinstance(saved, dict) else None
+    if not isinstance(name, str) or name not in _STATE_FIELDS:
+        raise ValueError(
+            f"bit_generator must be one of {sorted(_STATE_FIELDS)}; got {describe(name)}"
+        )
+    fields = {**_STATE_FIELDS[name], **(_LEGACY_FIELDS if legacy else {})}
+    rest = {key: value for key, value in saved.items() if key != "bit_generator"}
+    return {"bit_generator": name, **_checked_fields(rest, fields, name)}
+
+
+def _checked_fields(saved: Any, fields: dict[str, Any], where: str) -> dict[str, Any]:
+    if not isinstance(saved, dict) or sorted(saved) != sorted(fields):
+        got = sorted(saved) if isinstance(saved, dict) else describe(saved)
+        raise ValueError(f"{where} must have the fields {sorted(fields)}; got {got}")
+    state: dict[str, Any] = {}
+    for key, kind in fields.items():
+        value, at = saved[key], f"{where}.{key}"
+        if isinstance(kind, dict):
+            state[key] = _checked_fields(value, kind, at)
+        elif isinstance(kind, _IntArray):
+            state[key] = _checked_int_array(value, kind, at)
+        elif isinstance(kind, _Int):
+            if type(value) is not int or not kind.low <= value <= kind.high:
+                raise ValueError(
+                    f"{at} must be an integer from {kind.low} to {kind.high}; got {describe(value)}"
+                )
+            state[key] = value
+        else:   # the legacy cached Gaussian: NumPy writes a float (0.0 when there is none)
+            if type(value) is not float or not math.isfinite(value):
+                raise ValueError(f"{at} must be a finite float; got {describe(value)}")
+            state[key] = value
+    return state
+
+
+def _checked_int_array(value: Any, kind: _IntArray, where: str) -> Array:
+    high = int(np.iinfo(_STATE_ARRAY_DTYPES[kind.dtype]).max)
+    ok = (
+        isinstance(value, dict)
+        and sorted(value) == ["__array__", "values"]
+        and value["__array__"] == kind.dtype
+        and isinstance(value["values"], list)
+        and len(value["values"]) == kind.length
+        and all(type(item) is int and 0 <= item <= high for item in value["values"])
+    )
+    if not ok:
+        raise ValueError(
+            f"{where} must be {{'__array__': {kind.dtype!r}, 'values': [...]}} with "
+            f"{kind.length} integers from 0 to {high}"
+        )
+    return np.array(value["values"], dtype=_STATE_ARRAY_DTYPES[kind.dtype])
 
 
 # --------------------------------------------------------------------------- the container
@@ -431,7 +582,7 @@ def write_file(path: PathLike, header: dict[str, Any], arrays: Mapping[str, Arra
     ``header`` gains the keys ``format``, ``library_version`` and ``arrays``; the arrays are
     stored little-endian, C order, each with its sha256.
     """
-    given = Path(path)
+    given = Path(_check_path(path))
     # Write through a symlink (saving to link.snn updates the file it points at), never over it.
     target = Path(os.path.realpath(given)) if given.is_symlink() else given
     if target.is_dir():
@@ -478,12 +629,17 @@ def write_file(path: PathLike, header: dict[str, Any], arrays: Mapping[str, Arra
         "data_bytes": offset,
     }
     header_bytes = json.dumps(full, allow_nan=False, separators=(",", ":")).encode("utf-8")
+    if len(header_bytes) > _MAX_HEADER_BYTES:   # never write a file that loading would refuse
+        raise ValueError(
+            f"cannot save {str(given)!r}: its header would be {len(header_bytes)} bytes, more "
+            f"than the {_MAX_HEADER_BYTES} a model file may hold"
+        )
     prefix = _PREFIX.pack(
         MAGIC, FORMAT_VERSION, len(header_bytes), hashlib.sha256(header_bytes).digest()
     )
     data_start = _aligned(_PREFIX.size + len(header_bytes))
 
-    def chunks():
+    def chunks() -> Iterator[bytes | memoryview]:
         yield prefix
         yield header_bytes
         position = _PREFIX.size + len(header_bytes)
@@ -501,25 +657,100 @@ def read_file(path: PathLike) -> tuple[dict[str, Any], dict[str, Array]]:
     """Read and verify a file written by :func:`write_file`: ``(header, {name: array})``.
 
     Every section's checksum, every offset and every padding byte is checked before anything
-    is used; arrays come back as writable copies. Anything wrong raises ModelFileError.
+    is used; arrays come back as writable arrays of their own. Anything wrong raises
+    ModelFileError; a missing file FileNotFoundError.
     """
-    source = Path(path)
-    if source.is_dir():
+    _check_path(path)
+    with _loading(path), _open_for_reading(path) as file:
+        header = _read_header(path, file)
+        return header, _read_arrays(path, file, header, None)
+
+
+def _check_path(path: Any) -> str:
+    """``path`` as a str; TypeError naming the argument for anything that is not a file path."""
+    if isinstance(path, (str, os.PathLike)):
+        name = os.fspath(path)
+        if isinstance(name, str):
+            return name
+    raise TypeError(f"path must be a str or os.PathLike file path; got {describe(path)}")
+
+
+@contextlib.contextmanager
+def _loading(path: PathLike) -> Iterator[None]:
+    """Whatever goes wrong while loading becomes a ModelFileError naming the file.
+
+    A hostile file must never reach the caller as a bare IndexError, RecursionError or
+    MemoryError from deep inside. A missing or unreadable file keeps its own OSError.
+    """
+    try:
+        yield
+    except (ModelFileError, FileNotFoundError, PermissionError):
+        raise
+    except Exception as error:
+        _refuse(path, f"it cannot be loaded ({type(error).__name__}: {error})", error)
+
+
+def _open_for_reading(path: PathLike) -> IO[bytes]:
+    """Open a regular file for reading; a folder, FIFO, device or socket is refused at once.
+
+    ``stat`` first, so that a FIFO is never opened (``open`` would wait for a writer forever);
+    ``O_NONBLOCK`` and ``fstat`` after opening close the race where one is swapped in between.
+    """
+    name = os.fspath(path)
+    _check_regular(path, os.stat(name))   # FileNotFoundError for a missing file
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+    descriptor = os.open(name, flags)
+    try:
+        _check_regular(path, os.fstat(descriptor))
+    except BaseException:
+        os.close(descriptor)
+        raise
+    return os.fdopen(descriptor, "rb", buffering=0)   # unbuffered: readinto goes straight in
+
+
+def _check_regular(path: PathLike, status: os.stat_result) -> None:
+    if stat.S_ISDIR(status.st_mode):
         _refuse(path, "it is a folder, not a model file")
-    with open(source, "rb") as file:
-        data = file.read(_PREFIX.size)
-        if not data:
-            _refuse(path, "the file is empty")
-        if not data.startswith(MAGIC[: len(data)]) or not data.startswith(MAGIC[:4]):
-            _refuse(path, f"it is not a scratchnn model file ({_guess_kind(data)})")
-        if len(data) < _PREFIX.size:
-            _refuse(
-                path,
-                f"the file is truncated ({len(data)} bytes, shorter than the "
-                f"{_PREFIX.size}-byte start of every model file)",
-            )
-        data += file.read()   # only now: a large foreign file is not read whole
-    _, version, header_length, header_hash = _PREFIX.unpack_from(data)
+    if not stat.S_ISREG(status.st_mode):
+        _refuse(path, "it is not a regular file (a FIFO, device or socket), so not a model file")
+
+
+def _read_exactly(file: IO[bytes], buffer: memoryview) -> bool:
+    """Fill ``buffer`` from ``file``; False when the file ends first."""
+    filled = 0
+    while filled < len(buffer):
+        count = file.readinto(buffer[filled:])   # type: ignore[attr-defined]
+        if not count:
+            return False
+        filled += count
+    return True
+
+
+def _read_bytes(file: IO[bytes], count: int) -> bytes | None:
+    buffer = bytearray(count)
+    return bytes(buffer) if _read_exactly(file, memoryview(buffer)) else None
+
+
+def _read_header(path: PathLike, file: IO[bytes]) -> dict[str, Any]:
+    """Prefix, header and the padding after it, all checked; leaves ``file`` at the arrays.
+
+    The file's size is compared with what the header describes before any array is read or
+    allocated.
+    """
+    size = os.fstat(file.fileno()).st_size
+    first = file.read(_PREFIX.size) or b""
+    if not first:
+        _refuse(path, "the file is empty")
+    if not first.startswith(MAGIC[: len(first)]) or not first.startswith(MAGIC[:4]):
+        _refuse(path, f"it is not a scratchnn model file ({_guess_kind(first)})")
+    rest = _read_bytes(file, _PREFIX.size - len(first))
+    if rest is None:
+        _refuse(
+            path,
+            f"the file is truncated ({size} bytes, shorter than the {_PREFIX.size}-byte start "
+            "of every model file)",
+        )
+    _, version, header_length, header_hash = _PREFIX.unpack(first + rest)
     if version != FORMAT_VERSION:
         _refuse(
             path,
@@ -527,47 +758,85 @@ def read_file(path: PathLike) -> tuple[dict[str, Any], dict[str, Array]]:
             f"{FORMAT_VERSION}"
             + ("; upgrade scratchnn to read it" if version > FORMAT_VERSION else ""),
         )
+    if header_length > _MAX_HEADER_BYTES:
+        _refuse(
+            path,
+            f"its header would be {header_length} bytes, more than the {_MAX_HEADER_BYTES} a "
+            "model file may hold (damaged or hostile)",
+        )
     header_end = _PREFIX.size + header_length
-    if header_length > _MAX_HEADER_BYTES or header_end > len(data):
+    header_bytes = _read_bytes(file, header_length) if header_end <= size else None
+    if header_bytes is None:
         _refuse(path, f"the file is truncated or damaged (header of {header_length} bytes)")
-    header_bytes = data[_PREFIX.size : header_end]
     if hashlib.sha256(header_bytes).digest() != header_hash:
         _refuse(path, "its header is damaged (sha256 mismatch)")
+    depth = _nesting_depth(header_bytes)
+    if depth > _MAX_NESTING:
+        _refuse(path, f"its header nests {depth} levels deep, more than the {_MAX_NESTING} allowed")
     try:
-        header = json.loads(header_bytes.decode("utf-8"), parse_constant=_no_constant)
-    except (ValueError, RecursionError) as error:
+        header = json.loads(
+            header_bytes.decode("utf-8"), parse_constant=_no_constant, parse_float=_finite_float
+        )
+    except ValueError as error:
         _refuse(path, f"its header is not valid JSON ({error})")
     _check_header(path, header)
     data_start = _aligned(header_end)
-    if any(data[header_end:data_start]):
+    if size != data_start + header["data_bytes"]:
+        _refuse(
+            path,
+            f"the file is {size} bytes but its header describes "
+            f"{data_start + header['data_bytes']} (truncated or extended)",
+        )
+    padding = _read_bytes(file, data_start - header_end)
+    if padding is None or any(padding):
         _refuse(path, "the padding after the header is not zero (damaged)")
-    return header, _read_arrays(path, data, data_start, header)
+    return header
 
 
 def _read_arrays(
-    path: PathLike, data: bytes, data_start: int, header: dict[str, Any]
+    path: PathLike,
+    file: IO[bytes],
+    header: dict[str, Any],
+    into: Mapping[str, Array | None] | None,
 ) -> dict[str, Array]:
-    if len(data) != data_start + header["data_bytes"]:
-        _refuse(
-            path,
-            f"the file is {len(data)} bytes but its header describes "
-            f"{data_start + header['data_bytes']} (truncated or extended)",
-        )
+    """Read the data section (``file`` is at its start), checking padding and checksums.
+
+    ``into`` names the arrays to keep, each with an array of its shape and dtype to read it
+    into, or None for a new one; the others are read through a small buffer and only checked.
+    ``into=None`` keeps them all, in new arrays.
+    """
     arrays: dict[str, Array] = {}
+    scratch: Array | None = None
     position = 0
     for entry in header["arrays"]:
         name = entry["name"]
-        if entry["offset"] != _aligned(position):
-            _refuse(path, f"array {name!r} is not where the format puts it")
-        if any(data[data_start + position : data_start + entry["offset"]]):
+        padding = _read_bytes(file, entry["offset"] - position)
+        if padding is None or any(padding):
             _refuse(path, f"the padding before array {name!r} is not zero (damaged)")
-        start = data_start + entry["offset"]
-        raw = data[start : start + entry["nbytes"]]
-        if hashlib.sha256(raw).hexdigest() != entry["sha256"]:
+        dtype = _DTYPES[entry["dtype"]].newbyteorder("=")
+        keep = into is None or name in into
+        if keep:
+            target = into.get(name) if into is not None else None
+            if target is not None and not (target.flags.c_contiguous and target.flags.writeable):
+                target = None   # read into a new array; the caller copies it over
+            array = target if target is not None else np.empty(entry["shape"], dtype=dtype)
+            buffer = array.reshape(-1).view(np.uint8).data   # C order: a view, no copy
+        else:
+            scratch = np.empty(_READ_CHUNK, np.uint8) if scratch is None else scratch
+            buffer = scratch.data
+        digest = hashlib.sha256()
+        for start in range(0, entry["nbytes"], _READ_CHUNK):
+            piece = min(_READ_CHUNK, entry["nbytes"] - start)
+            part = buffer[start : start + piece] if keep else buffer[:piece]
+            if not _read_exactly(file, part):
+                _refuse(path, f"the file ends inside array {name!r} (truncated)")
+            digest.update(part)
+        if digest.hexdigest() != entry["sha256"]:
             _refuse(path, f"array {name!r} is damaged (sha256 mismatch)")
-        dtype = _DTYPES[entry["dtype"]]
-        array = np.frombuffer(raw, dtype=dtype).reshape(entry["shape"])
-        arrays[name] = array.astype(dtype.newbyteorder("="), copy=True)
+        if keep:
+            if sys.byteorder == "big":   # the file is little-endian
+                array.byteswap(inplace=True)
+            arrays[name] = array
         position = entry["offset"] + entry["nbytes"]
     return arrays
 
@@ -576,12 +845,13 @@ def _check_header(path: PathLike, header: Any) -> None:
     """Check types and consistency of the header's container fields (before trusting them)."""
     if not isinstance(header, dict) or header.get("format") != "scratchnn":
         _refuse(path, "its header is not a scratchnn header")
-    if header.get("content") not in ("model", "parameters"):
-        _refuse(path, f"its content {header.get('content')!r} is unknown")
+    if not _is_str_in(header.get("content"), {"model", "parameters"}):
+        _refuse(path, f"its content {describe(header.get('content'))} is unknown")
     entries = header.get("arrays")
     if not isinstance(entries, list) or not _is_count(header.get("data_bytes")):
         _refuse(path, "its header has no valid array table")
     names = set()
+    position = 0
     for entry in entries:
         ok = (
             isinstance(entry, dict)
@@ -599,10 +869,27 @@ def _check_header(path: PathLike, header: Any) -> None:
                 f"its array entry {str(entry)[:80]} is invalid (only float32/float64 arrays "
                 "with integer shapes are accepted; object arrays are refused)",
             )
-        size = math.prod(entry["shape"]) * _DTYPES[entry["dtype"]].itemsize
-        if size != entry["nbytes"] or entry["name"] in names:
-            _refuse(path, f"array {entry['name']!r} has an inconsistent size or a repeated name")
-        names.add(entry["name"])
+        name, shape = entry["name"], entry["shape"]
+        if len(shape) > _MAX_DIMENSIONS:
+            _refuse(
+                path,
+                f"array {name!r} has {len(shape)} dimensions, more than the {_MAX_DIMENSIONS} "
+                "NumPy allows",
+            )
+        itemsize = _DTYPES[entry["dtype"]].itemsize
+        if math.prod(n for n in shape if n) * itemsize > _MAX_ARRAY_BYTES:
+            _refuse(path, f"array {name!r} has an impossible shape {str(shape)[:80]}")
+        if math.prod(shape) * itemsize != entry["nbytes"] or name in names:
+            _refuse(path, f"array {name!r} has an inconsistent size or a repeated name")
+        if entry["offset"] != _aligned(position):
+            _refuse(path, f"array {name!r} is not where the format puts it")
+        names.add(name)
+        position = entry["offset"] + entry["nbytes"]
+    if position != header["data_bytes"]:
+        _refuse(
+            path,
+            f"its data section is {header['data_bytes']} bytes but its arrays end at {position}",
+        )
     try:
         _check_contents(header, names)
     except (KeyError, TypeError, IndexError, AttributeError, ValueError) as error:
@@ -612,30 +899,83 @@ def _check_header(path: PathLike, header: Any) -> None:
 def _check_contents(header: dict[str, Any], names: set[str]) -> None:
     """Structure of the model/parameters sections; raises KeyError/TypeError when it is off."""
     _require(isinstance(header["parameters"], list))
+    used = []   # every array is used once: two slots sharing one array would alias in memory
     for entry in header["parameters"]:
         _require(_is_count(entry["layer"]) and isinstance(entry["class"], str))
         _require(isinstance(entry["arrays"], list))
         _require(all(_is_str_in(name, names) for name in entry["arrays"]))
-    if header["content"] != "model":
+        used += entry["arrays"]
+    if header["content"] == "model":
+        _require(isinstance(header["config"], dict))
+        optimizer = header["optimizer"]
+        if optimizer is not None:
+            _check_optimizer_entry(optimizer, names)
+            used += [name for layer in optimizer["slots"] for s in layer for name in s.values()]
+        states = header["random_state"]
+        _require(isinstance(states, dict) and isinstance(states["model"], dict))
+        _require(isinstance(states["layers"], list))
+        for entry in states["layers"]:
+            _require(isinstance(entry, dict) and type(entry.get("layer")) is int)
+            _require(sorted(entry) in (["layer", "same_as"], ["layer", "state"]))
+        _check_accuracy_entry(header["accuracy"])
+    if len(set(used)) != len(used):
+        raise ValueError("an array is named by two parameters or optimizer slots")
+
+
+def _check_optimizer_entry(optimizer: Any, names: set[str]) -> None:
+    _require(isinstance(optimizer, dict) and isinstance(optimizer["class"], str))
+    iterations = optimizer["iterations"]
+    if not (_is_count(iterations) and iterations <= _MAX_ITERATIONS):
+        raise ValueError(
+            f"the iteration count must be an integer from 0 to 2**53; got {describe(iterations)}"
+        )
+    rate = optimizer["current_learning_rate"]
+    if not (type(rate) is float and math.isfinite(rate) and rate > 0):
+        raise ValueError(
+            f"the current learning rate must be a positive finite float; got {describe(rate)}"
+        )
+    _require(isinstance(optimizer["slots"], list))
+    for per_parameter in optimizer["slots"]:
+        _require(isinstance(per_parameter, list))
+        for slots in per_parameter:
+            _require(isinstance(slots, dict))
+            _require(all(_is_str_in(name, names) for name in slots.values()))
+
+
+def _check_accuracy_entry(accuracy: Any) -> None:
+    if accuracy is None:
         return
-    _require(isinstance(header["config"], dict))
-    optimizer = header["optimizer"]
-    if optimizer is not None:
-        _require(isinstance(optimizer["class"], str))
-        optimizer["iterations"], optimizer["current_learning_rate"]  # noqa: B018
-        _require(isinstance(optimizer["slots"], list))
-        for per_parameter in optimizer["slots"]:
-            _require(isinstance(per_parameter, list))
-            for slots in per_parameter:
-                _require(isinstance(slots, dict))
-                _require(all(_is_str_in(name, names) for name in slots.values()))
-    states = header["random_state"]
-    _require(isinstance(states["model"], dict) and isinstance(states["layers"], list))
-    for entry in states["layers"]:
-        _require(isinstance(entry, dict) and type(entry.get("layer")) is int)
-        _require("state" in entry or "same_as" in entry)
-    accuracy = header["accuracy"]
-    _require(accuracy is None or isinstance(accuracy["precision"], float))
+    _require(isinstance(accuracy, dict) and sorted(accuracy) == ["precision"])
+    precision = accuracy["precision"]
+    if not (type(precision) is float and math.isfinite(precision) and precision > 0):
+        raise ValueError(
+            f"the accuracy's precision must be a positive finite float; got {describe(precision)}"
+        )
+
+
+def _table(header: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The array table by name (checked by :func:`_check_header`)."""
+    return {entry["name"]: entry for entry in header["arrays"]}
+
+
+def _nesting_depth(text: bytes) -> int:
+    """How deep JSON ``text`` nests its lists and objects, found without recursion.
+
+    Strings are blanked first (a ``[`` inside a name does not count); the count stops as soon
+    as it passes the limit.
+    """
+    brackets = re.sub(rb"[^\[\]{}]", b"", _JSON_STRING.sub(b'""', text))
+    depth = deepest = 0
+    for byte in brackets:
+        depth += 1 if byte in b"[{" else -1
+        if depth > deepest:
+            deepest = depth
+            if deepest > _MAX_NESTING:
+                break
+    return deepest
+
+
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
 
 
 def _require(condition: bool) -> None:
@@ -656,6 +996,14 @@ def _no_constant(name: str) -> NoReturn:
     raise ValueError(f"{name} is not allowed in a model file header")
 
 
+def _finite_float(text: str) -> float:
+    """JSON's ``1e400`` would become infinity: refused like ``Infinity`` itself."""
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text[:40]} is too large for a float")
+    return value
+
+
 def _guess_kind(data: bytes) -> str:
     if data.startswith(b"\x80"):   # the PROTO opcode that starts pickles since Python 2.3
         return "it looks like a Python pickle, which scratchnn never loads: unpickling runs code"
@@ -670,8 +1018,8 @@ def _aligned(offset: int) -> int:
     return -(-offset // ALIGNMENT) * ALIGNMENT
 
 
-def _refuse(path: PathLike, problem: str) -> NoReturn:
-    raise ModelFileError(f"cannot load {os.fspath(path)!r}: {problem}")
+def _refuse(path: PathLike, problem: str, cause: BaseException | None = None) -> NoReturn:
+    raise ModelFileError(f"cannot load {os.fspath(path)!r}: {problem}") from cause
 
 
 # --------------------------------------------------------------------------- atomic writes
@@ -743,6 +1091,7 @@ def _process_alive(pid: int) -> bool:
 def _atomic_write(target: Path, chunks: Any) -> None:
     """Write a temp file beside ``target``, fsync it, rename it over ``target``, fsync folder."""
     _remove_stale_temps(target)
+    mode = _permission_bits(target)
     temp = _temp_name(target)
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
     try:
@@ -755,6 +1104,8 @@ def _atomic_write(target: Path, chunks: Any) -> None:
             f"{str(target.parent)!r} ({error.strerror})",
         ) from error
     try:
+        if mode is not None:   # a new file keeps the umask's mode (0o666 & ~umask)
+            _set_mode(descriptor, temp, mode)
         with os.fdopen(descriptor, "wb") as file:
             for chunk in chunks:
                 file.write(chunk)
@@ -768,6 +1119,25 @@ def _atomic_write(target: Path, chunks: Any) -> None:
             pass
         raise
     _fsync_folder(target.parent)
+
+
+def _permission_bits(target: Path) -> int | None:
+    """The rwx bits of the file ``target`` replaces, or None for a new file.
+
+    The rename puts a new file in place, which would otherwise get the default mode: a
+    private 0600 model would become world-readable.
+    """
+    try:
+        return stat.S_IMODE(os.stat(target).st_mode) & 0o777
+    except OSError:
+        return None
+
+
+def _set_mode(descriptor: int, temp: Path, mode: int) -> None:
+    if hasattr(os, "fchmod"):
+        os.fchmod(descriptor, mode)
+    else:   # Windows (before Python 3.13): only the read-only flag exists
+        os.chmod(temp, mode)
 
 
 def _fsync_folder(folder: Path) -> None:
