@@ -2,26 +2,34 @@
 
 A download either ends with the complete, verified file at its destination or raises
 :class:`~scratchnn.errors.DatasetError` and leaves nothing behind, so a later run never
-mistakes a half-written file for data.
+mistakes a half-written file for data. The server is not trusted: the whole transfer has a
+deadline (a server dripping one byte at a time cannot hold it forever), the body may not pass
+a size cap (nor fill the disk), and a malformed answer is a ``DatasetError`` naming the URL.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
+import threading
+import time
 from pathlib import Path
 from typing import IO, Any
 
-from scratchnn._validation import check_real, describe
+from scratchnn._files import remove_stale_temps, temp_name
+from scratchnn._validation import check_non_negative_int, check_real, describe
 from scratchnn.errors import DatasetError
 
-__all__ = ["DEFAULT_TIMEOUT", "download_file"]
+__all__ = ["DEFAULT_DEADLINE", "DEFAULT_TIMEOUT", "download_file"]
 
 DEFAULT_TIMEOUT = 60.0
 """Seconds to wait for the server to connect or send more data (not for the whole file)."""
 
+DEFAULT_DEADLINE = 900.0
+"""Seconds a whole download may take: 15 minutes, i.e. Fashion-MNIST's 30 MB at 35 kB/s."""
+
 _CHUNK_SIZE = 1 << 16
+_PART_SUFFIX = ".part"
 
 
 def download_file(
@@ -30,12 +38,16 @@ def download_file(
     *,
     md5: str,
     timeout: float = DEFAULT_TIMEOUT,
+    deadline: float | None = DEFAULT_DEADLINE,
+    max_bytes: int | None = None,
     progress: bool = True,
 ) -> Path:
     """Download ``url`` to ``destination`` if its MD5 checksum is ``md5``.
 
-    The bytes go to a temporary file in the destination's folder, which is renamed into
-    place with :func:`os.replace` only once the transfer is complete and verified.
+    The bytes go to a temporary file ``.<name>.<pid>.<random>.part`` in the destination's
+    folder, which is renamed into place with :func:`os.replace` only once the transfer is
+    complete and verified. Temporary files that a killed download left for the same
+    destination (their process is gone) are removed first.
 
     Parameters
     ----------
@@ -47,6 +59,14 @@ def download_file(
         Expected MD5 hex digest of the whole file. Verification cannot be turned off.
     timeout : float, default 60
         Seconds to wait for the connection or for each block of data.
+    deadline : float or None, default 900
+        Seconds the whole transfer may take, from connecting to the last byte; the
+        connection is cut when they pass, even in the middle of a read. ``None``: no limit
+        (``timeout`` still applies to each read).
+    max_bytes : int or None, default None
+        Largest body accepted: a larger announced ``Content-Length`` is refused before
+        anything is written, and a body without one is cut as soon as it passes this size.
+        ``None``: no cap.
     progress : bool, default True
         Show a tqdm progress bar on stderr.
 
@@ -57,35 +77,44 @@ def download_file(
 
     Raises
     ------
-    ValueError
-        If ``md5`` is not an MD5 hex digest or ``timeout`` is not positive.
+    TypeError, ValueError
+        If ``md5`` is not an MD5 hex digest, or ``timeout``, ``deadline`` or ``max_bytes``
+        is not a positive number (``max_bytes``: a non-negative integer).
     DatasetError
-        On an HTTP error, an unreachable server, a timeout, a transfer shorter than
-        announced, a checksum mismatch or a destination that cannot be written; the
-        message names the URL and what went wrong.
+        On an HTTP error, an unreachable server, a timeout, a passed deadline, a malformed
+        response, a body larger than ``max_bytes``, a transfer shorter than announced, a
+        checksum mismatch or a destination that cannot be written; the message names the
+        URL and what went wrong.
     """
     destination = Path(destination)
     timeout = check_real(timeout, "timeout", low=0, low_inclusive=False)
+    if deadline is not None:
+        deadline = check_real(deadline, "deadline", low=0, low_inclusive=False)
+    if max_bytes is not None:
+        max_bytes = check_non_negative_int(max_bytes, "max_bytes")
     expected = md5.strip().lower() if isinstance(md5, str) else ""
     if len(expected) != 32 or any(digit not in "0123456789abcdef" for digit in expected):
         raise ValueError(f"md5 must be a 32-digit hexadecimal MD5 digest; got {describe(md5)}")
     # Folders this call creates, deepest first: removed again if the download fails.
     created = [folder for folder in (destination.parent, *destination.parent.parents)
                if not folder.exists()]
+    remove_stale_temps(destination, _PART_SUFFIX)
+    # Same folder as the destination so that os.replace is a rename, hence atomic.
+    temp_path = temp_name(destination, _PART_SUFFIX)
     try:
         destination.parent.mkdir(parents=True, exist_ok=True)
-        # Same folder as the destination so that os.replace is a rename, hence atomic.
-        handle, temp_name = tempfile.mkstemp(
-            prefix=f".{destination.name}.", suffix=".part", dir=destination.parent
-        )
+        handle = os.open(temp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(
+            os, "O_BINARY", 0), 0o666)
     except OSError as error:
         raise DatasetError(
             f"cannot download {url}: the folder {destination.parent} is not writable ({error})"
         ) from error
-    temp_path = Path(temp_name)
     try:
         with os.fdopen(handle, "wb") as out:
-            received, digest = _transfer(url, out, timeout=timeout, progress=progress)
+            received, digest = _transfer(
+                url, out, timeout=timeout, deadline=deadline, max_bytes=max_bytes,
+                progress=progress,
+            )
         if digest != expected:
             raise DatasetError(
                 f"checksum mismatch for {url}: expected MD5 {expected}, got {digest} "
@@ -112,54 +141,215 @@ def _remove_empty(folders: list[Path]) -> None:
             return
 
 
-def _transfer(url: str, out: IO[bytes], *, timeout: float, progress: bool) -> tuple[int, str]:
+def _transfer(
+    url: str,
+    out: IO[bytes],
+    *,
+    timeout: float,
+    deadline: float | None,
+    max_bytes: int | None,
+    progress: bool,
+) -> tuple[int, str]:
     """Copy the body of ``url`` into ``out``; return the number of bytes and their MD5."""
     # Imported on use: the network stack (ssl, email, ...) costs tens of milliseconds at
     # import time, and only downloads need it.
     import http.client
     import urllib.error
-    import urllib.request
 
     digest = hashlib.md5(usedforsecurity=False)
+    watchdog = _Watchdog(deadline)
+    received = 0
     try:
-        response = urllib.request.urlopen(url, timeout=timeout)
-    except urllib.error.HTTPError as error:
-        # The error object holds the open connection; close it to release the socket.
-        with error:
-            raise DatasetError(
-                f"downloading {url} failed: HTTP {error.code} {error.reason}"
-            ) from None
-    except (urllib.error.URLError, OSError, ValueError) as error:
-        reason = getattr(error, "reason", error)
-        raise DatasetError(f"downloading {url} failed: {reason}") from error
-    with response:
-        length_header = response.headers.get("Content-Length")
-        expected_size = int(length_header) if length_header and length_header.isdigit() else None
-        bar = _progress_bar(url, expected_size) if progress else None
-        received = 0
         try:
-            while True:
-                chunk = response.read(_CHUNK_SIZE)
-                if not chunk:
-                    break
-                out.write(chunk)
-                digest.update(chunk)
-                received += len(chunk)
+            response = _opener(watchdog).open(url, timeout=watchdog.limit(timeout))
+        except urllib.error.HTTPError as error:
+            # The error object holds the open connection; close it to release the socket.
+            with error:
+                raise DatasetError(
+                    f"downloading {url} failed: HTTP {error.code} {_short(error.reason)}"
+                ) from None
+        except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as error:
+            watchdog.raise_if_passed(url, received)
+            reason = getattr(error, "reason", error)
+            if isinstance(reason, http.client.HTTPException):
+                # BadStatusLine, LineTooLong, too many headers...: not an HTTP server's answer.
+                reason = f"malformed response ({type(reason).__name__}: {_short(reason)})"
+            raise DatasetError(f"downloading {url} failed: {_short(reason)}") from error
+        with response:
+            expected_size = _content_length(url, response)
+            if expected_size is not None and max_bytes is not None and expected_size > max_bytes:
+                raise DatasetError(
+                    f"downloading {url} failed: the server announces {expected_size} bytes, "
+                    f"more than the {max_bytes} this file can have; nothing was saved"
+                )
+            limit = max_bytes if max_bytes is not None else expected_size
+            bar = _progress_bar(url, expected_size) if progress else None
+            try:
+                while True:
+                    # One byte past the limit is enough to tell that the body is too long.
+                    want = _CHUNK_SIZE if limit is None else min(_CHUNK_SIZE, limit - received + 1)
+                    chunk = _read_chunk(url, response, want, received, expected_size, watchdog)
+                    if not chunk:
+                        break
+                    if max_bytes is not None and received + len(chunk) > max_bytes:
+                        raise DatasetError(
+                            f"downloading {url} failed: the server sent more than the "
+                            f"{max_bytes} bytes this file can have; the download was discarded"
+                        )
+                    # A full disk raises OSError here: download_file names the destination.
+                    out.write(chunk)
+                    digest.update(chunk)
+                    received += len(chunk)
+                    if bar is not None:
+                        bar.update(len(chunk))
+            finally:
                 if bar is not None:
-                    bar.update(len(chunk))
-        except http.client.IncompleteRead as error:
-            received += len(error.partial)
-            raise DatasetError(_truncated_message(url, received, expected_size)) from None
-        except (TimeoutError, OSError, http.client.HTTPException) as error:
-            raise DatasetError(
-                f"downloading {url} failed after {received} bytes: {error!r}"
-            ) from error
-        finally:
-            if bar is not None:
-                bar.close()
+                    bar.close()
+    finally:
+        watchdog.stop()
     if expected_size is not None and received != expected_size:
         raise DatasetError(_truncated_message(url, received, expected_size))
     return received, digest.hexdigest()
+
+
+def _read_chunk(
+    url: str,
+    response: Any,
+    size: int,
+    received: int,
+    expected_size: int | None,
+    watchdog: _Watchdog,
+) -> bytes:
+    """Up to ``size`` bytes of the body; every network failure becomes a DatasetError."""
+    import http.client
+
+    try:
+        chunk: bytes = response.read(size)
+    except http.client.IncompleteRead as error:
+        watchdog.raise_if_passed(url, received)
+        received += len(error.partial)
+        raise DatasetError(_truncated_message(url, received, expected_size)) from None
+    except (OSError, ValueError, http.client.HTTPException) as error:
+        # OSError covers TimeoutError and ConnectionResetError; ValueError a read from a
+        # connection that the deadline closed.
+        watchdog.raise_if_passed(url, received)
+        raise DatasetError(
+            f"downloading {url} failed after {received} bytes: {_short(repr(error))}"
+        ) from error
+    # A connection cut by the deadline reads as the end of the body: never take it for one.
+    watchdog.raise_if_passed(url, received)
+    return chunk
+
+
+def _content_length(url: str, response: Any) -> int | None:
+    """The announced body size, None when not given; a malformed value is a DatasetError.
+
+    http.client silently ignores a length it cannot parse (and int() accepts "+5", " 5" and
+    "1_000"), so the header is checked here: decimal digits only, one value.
+    """
+    if response.headers.get("Transfer-Encoding", "").strip().lower() == "chunked":
+        return None      # the chunks carry their own sizes; a Content-Length is ignored
+    values = {value.strip() for value in response.headers.get_all("Content-Length") or []}
+    if not values:
+        return None
+    text = values.pop().strip() if len(values) == 1 else ""
+    # 20 digits reach 10**20 bytes (100 exabytes); int() refuses 4,300 digits with ValueError.
+    if not (text.isascii() and text.isdigit() and len(text) <= 20):
+        shown = repr(_short(text)) if text else "with several values"
+        raise DatasetError(
+            f"downloading {url} failed: malformed response (Content-Length {shown} is not "
+            "one byte count)"
+        )
+    return int(text)
+
+
+class _Watchdog:
+    """Cuts the connections of one download when its deadline passes, even mid-read.
+
+    A read timeout bounds each wait for data, not the transfer: a server sending one byte
+    every half second would never trip it. A timer shuts the sockets down at the deadline,
+    which wakes a read blocked in another thread; the reader then sees ``passed``.
+    """
+
+    def __init__(self, seconds: float | None) -> None:
+        self.seconds = seconds
+        self.passed = False
+        self._end = None if seconds is None else time.monotonic() + seconds
+        self._sockets: list[Any] = []
+        self._lock = threading.Lock()
+        self._timer = None if seconds is None else threading.Timer(seconds, self._cut)
+        if self._timer is not None:
+            self._timer.daemon = True
+            self._timer.start()
+
+    def limit(self, timeout: float) -> float:
+        """``timeout``, or less if the deadline is nearer."""
+        if self._end is None:
+            return timeout
+        return max(min(timeout, self._end - time.monotonic()), 1e-3)
+
+    def watch(self, sock: Any) -> None:
+        with self._lock:
+            self._sockets.append(sock)
+            if self.passed:
+                _shut(sock)
+
+    def raise_if_passed(self, url: str, received: int) -> None:
+        if self._end is not None and time.monotonic() >= self._end:
+            self.passed = True
+        if self.passed:
+            raise DatasetError(
+                f"downloading {url} failed: not complete within the deadline of "
+                f"{self.seconds:g} s ({received} bytes received); the server is too slow or "
+                "stalled. Try again later, or pass a larger deadline= (deadline=None: no limit)"
+            )
+
+    def stop(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer.join()
+
+    def _cut(self) -> None:
+        with self._lock:
+            self.passed = True
+            for sock in self._sockets:
+                _shut(sock)
+
+
+def _shut(sock: Any) -> None:
+    import socket
+
+    try:
+        # socket.socket's own shutdown, also for an SSL socket: it acts on the file
+        # descriptor, which wakes a blocked read with an end of file.
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)
+    except (OSError, TypeError):
+        pass                 # already closed
+
+
+def _opener(watchdog: _Watchdog) -> Any:
+    """A urllib opener whose HTTP(S) connections report their socket to ``watchdog``."""
+    import urllib.request
+
+    class Watched:
+        def do_open(self, http_class: Any, req: Any, **kwargs: Any) -> Any:
+            class WatchedConnection(http_class):
+                def connect(self) -> None:
+                    super().connect()
+                    watchdog.watch(self.sock)
+
+            return super().do_open(WatchedConnection, req, **kwargs)  # type: ignore[misc]
+
+    handlers: list[Any] = [type("HTTPHandler", (Watched, urllib.request.HTTPHandler), {})()]
+    if hasattr(urllib.request, "HTTPSHandler"):    # Python built without ssl has none
+        handlers.append(type("HTTPSHandler", (Watched, urllib.request.HTTPSHandler), {})())
+    return urllib.request.build_opener(*handlers)
+
+
+def _short(value: object, length: int = 80) -> str:
+    """``str(value)`` cut to ``length`` characters: a server's status line can be 64 kB."""
+    text = str(value)
+    return text if len(text) <= length else text[: length - 3] + "..."
 
 
 def _truncated_message(url: str, received: int, expected_size: int | None) -> str:
@@ -181,4 +371,3 @@ def _progress_bar(url: str, total: int | None) -> Any:
         unit_divisor=1024,
         desc=url.rsplit("/", 1)[-1],
     )
-
