@@ -35,10 +35,18 @@ def last(pattern: str, text: str) -> float:
 
 @pytest.fixture(autouse=True)
 def fresh_book_state():
-    """Every test starts from book.init()'s seeds, as a fresh book script would."""
+    """Every test starts from book.init()'s seeds, as a fresh book script would.
+
+    init() seeds NumPy's global generator (and scratchnn's default one): both are put back
+    afterwards, with the book's generator, so no other test sees what these tests drew.
+    """
+    from scratchnn import _random
+
+    saved = (np.random.get_state(), book.book_random_state(), _random.default_generator())  # noqa: NPY002
     book.init()
     yield
-    book.init()
+    numpy_state, book._book_random_state, _random._default_generator = saved
+    np.random.set_state(numpy_state)  # noqa: NPY002
 
 
 # -- spiral classification (chapters 14-18) ---------------------------------------------------
@@ -166,9 +174,10 @@ def test_binary_logistic_regression_book():
 # -- sine regression (chapter 17) ------------------------------------------------------------
 
 # The chapter's network does not learn with the book's 0.01 * randn weights; the book edits
-# Layer_Dense to draw 0.1 * randn. 1000 epochs instead of 10000: the mean squared error over
-# seeds 0-5 (sampled every 100 epochs) stayed below 9e-4 from epoch 300 on and ended at
-# 5e-6 to 2.3e-5 after 2000; the book's own weights: 7e-5 at 300, 1.8e-6 at 2000.
+# Layer_Dense to draw 0.1 * randn, which is Layer_Dense(..., weight_scale=0.1) here. 1000
+# epochs instead of 10000: the mean squared error over seeds 0-5 (sampled every 100 epochs)
+# stayed below 9e-4 from epoch 300 on and ended at 5e-6 to 2.3e-5 after 2000; the book's own
+# weights: 7e-5 at 300, 1.8e-6 at 2000.
 SINE_EPOCHS = 1000
 
 
@@ -197,33 +206,22 @@ def test_sine_regression_book():
         Accuracy_Regression,
         Activation_Linear,
         Activation_ReLU,
+        Layer_Dense,
         Loss_MeanSquaredError,
         Model,
         Optimizer_Adam,
         init,
     )
-    from scratchnn.book import Layer_Dense as BookLayerDense
     from scratchnn.book.datasets import sine_data
-
-    class Layer_Dense(BookLayerDense):  # noqa: N801 - the book's name
-        """The chapter's edit of Layer_Dense: 0.1 * randn instead of 0.01 * randn.
-
-        The same draws as the book's edited line, scaled by 10 after the 0.01 (float32
-        rounding aside).
-        """
-
-        def __init__(self, n_inputs, n_neurons):
-            super().__init__(n_inputs, n_neurons)
-            self.weights *= 10
 
     init()
     X, y = sine_data()
     model = Model()
-    model.add(Layer_Dense(1, 64))
+    model.add(Layer_Dense(1, 64, weight_scale=0.1))     # the chapter's 0.1 * np.random.randn
     model.add(Activation_ReLU())
-    model.add(Layer_Dense(64, 64))
+    model.add(Layer_Dense(64, 64, weight_scale=0.1))
     model.add(Activation_ReLU())
-    model.add(Layer_Dense(64, 1))
+    model.add(Layer_Dense(64, 1, weight_scale=0.1))
     model.add(Activation_Linear())
     model.set(
         loss=Loss_MeanSquaredError(),
@@ -233,6 +231,52 @@ def test_sine_regression_book():
     model.finalize()
     run_quietly(model.train, X, y, epochs=SINE_EPOCHS, print_every=100)
     assert np.mean((model.predict(X) - y) ** 2) < 0.01
+
+
+class Chapter17LayerDense:
+    """The book's chapter-17 ``Layer_Dense.__init__``, as edited there (the reference)."""
+
+    def __init__(self, n_inputs, n_neurons):
+        self.weights = 0.1 * np.random.randn(n_inputs, n_neurons)  # noqa: NPY002 - the book's
+        self.biases = np.zeros((1, n_neurons))
+
+
+def test_weight_scale_draws_chapter_17s_weights_after_init(tmp_path):
+    from scratchnn.book import Layer_Dense, init
+    from scratchnn.book.datasets import sine_data
+
+    np.random.seed(0)  # noqa: NPY002 - nnfs.init(), then the chapter's own class
+    sine_data()
+    expected = [Chapter17LayerDense(*shape).weights for shape in ((1, 64), (64, 64), (64, 1))]
+
+    init()
+    sine_data()
+    layers = [Layer_Dense(1, 64, weight_scale=0.1), Layer_Dense(64, 64, weight_scale=0.1),
+              Layer_Dense(64, 1, weight_scale=0.1)]
+    for layer, weights in zip(layers, expected, strict=True):
+        assert layer.weights.dtype == np.float32
+        np.testing.assert_array_equal(layer.weights, weights.astype(np.float32))
+        np.testing.assert_array_equal(layer.biases, np.zeros_like(layer.biases))
+    # The scale is the layer's config: a saved book model loads with the same layers.
+    model = book.Model()
+    model.add(layers[0])
+    model.add(book.Activation_Linear())
+    model.set(loss=book.Loss_MeanSquaredError(), optimizer=book.Optimizer_Adam())
+    model.finalize()
+    model.save(tmp_path / "sine.model")
+    loaded = book.Model.load(tmp_path / "sine.model").layers[0]
+    assert type(loaded) is Layer_Dense and loaded.weight_scale == 0.1
+    np.testing.assert_array_equal(loaded.weights, layers[0].weights)
+
+
+def test_weight_scale_is_keyword_only_after_the_books_arguments():
+    # The book's positional order stays: the fourth argument is weight_regularizer_l2.
+    layer = book.Layer_Dense(2, 3, 0, 5e-4)
+    assert layer.weight_regularizer_l2 == 5e-4 and layer.weight_scale == 0.01
+    with pytest.raises(TypeError):
+        book.Layer_Dense(2, 3, 0, 0, 0, 0, 0.1)
+    with pytest.raises(ValueError, match="weight_scale"):
+        book.Layer_Dense(2, 3, weight_scale=-0.1)
 
 
 # -- dropout (chapter 15) --------------------------------------------------------------------
@@ -447,7 +491,7 @@ def test_book_model_train_does_not_shuffle():
         np.testing.assert_array_equal(np.concatenate(recorder.seen[6 * epoch:6 * epoch + 6]), X)
 
 
-# -- init(): the nnfs recipe without touching NumPy's global state ---------------------------
+# -- init(): the nnfs recipe, seeding NumPy's global generator and patching nothing ----------
 
 
 def test_init_makes_book_layers_draw_the_nnfs_weights():
@@ -488,7 +532,24 @@ def test_init_draws_data_then_layers_from_one_random_state_in_the_book_order():
                                rtol=1e-6, atol=1e-7)
 
 
-def test_init_again_repeats_everything_and_leaves_numpy_alone():
+def test_init_seeds_numpy_global_generator_as_nnfs_does_and_patches_nothing():
+    from scratchnn.book import init
+
+    np.random.seed(12345)  # noqa: NPY002 - some earlier state, which init() replaces
+    numpy_names = dict(vars(np))
+    random_names = dict(vars(np.random))
+    init()
+    # nnfs.init(): np.random.seed(0), so a chapter's own np.random calls give the book's numbers.
+    np.testing.assert_array_equal(np.random.randn(5), np.random.RandomState(0).randn(5))  # noqa: NPY002
+    # ... and np.dot replaced to make float32 the default: init() replaces nothing.
+    for before, module in ((numpy_names, np), (random_names, np.random)):
+        changed = [name for name, value in before.items() if vars(module).get(name) is not value]
+        assert not changed, changed
+    init(7)
+    np.testing.assert_array_equal(np.random.rand(3), np.random.RandomState(7).rand(3))  # noqa: NPY002
+
+
+def test_init_numpy_global_false_repeats_everything_and_leaves_numpy_alone():
     from scratchnn.book import Layer_Dense, Layer_Dropout, init
     from scratchnn.book.datasets import spiral_data
 
@@ -496,7 +557,7 @@ def test_init_again_repeats_everything_and_leaves_numpy_alone():
     global_before = np.random.get_state()[1].copy()  # noqa: NPY002 - checked untouched
     runs = []
     for _ in range(2):
-        init()
+        init(numpy_global=False)
         X, _ = spiral_data(samples=10, classes=2)
         dropout = Layer_Dropout(0.5)
         dropout.forward(np.ones((4, 8), dtype=np.float32), training=True)
@@ -505,6 +566,9 @@ def test_init_again_repeats_everything_and_leaves_numpy_alone():
         np.testing.assert_array_equal(first, second)
     np.testing.assert_array_equal(np.random.get_state()[1], global_before)  # noqa: NPY002
     assert np.dot is dot_before  # nnfs.init() replaces np.dot; book.init() must not
+    # The same draws as with NumPy's global generator (the default).
+    init()
+    np.testing.assert_array_equal(spiral_data(samples=10, classes=2)[0], runs[0][0])
 
 
 def test_book_names_include_the_datasets_with_one_import():
@@ -560,14 +624,6 @@ def test_a_trained_model_can_be_pickled_and_deep_copied_by_its_user():
         np.testing.assert_array_equal(other.layers[0].weights, model.layers[0].weights)
 
 
-@pytest.fixture
-def numpy_global_state_restored():
-    state = np.random.get_state()  # noqa: NPY002 - the test changes it on purpose
-    yield
-    np.random.set_state(state)  # noqa: NPY002
-    book.init()     # the book's layers back on their own RandomState
-
-
 CH06_RANDOM_SEARCH = """
 X, y = vertical_data(samples=100, classes=3)
 dense1 = Layer_Dense(2, 3)
@@ -598,19 +654,20 @@ for iteration in range(200):
 """
 
 
-def test_init_numpy_global_shares_one_seeded_stream_as_nnfs_does(numpy_global_state_restored):
-    book.init(numpy_global=True)
+@pytest.mark.parametrize("kwargs", [{}, {"numpy_global": True}])
+def test_init_shares_one_seeded_stream_as_nnfs_does(kwargs):
+    book.init(**kwargs)
     dense = book.Layer_Dense(2, 3)
     after = np.random.randn(4)  # noqa: NPY002 - the global stream is the point
     reference = np.random.RandomState(0)
     np.testing.assert_array_equal(dense.weights, (0.01 * reference.randn(2, 3)).astype(np.float32))
     np.testing.assert_array_equal(after, reference.randn(4))   # the same stream, in order
 
-    # Chapter 6's search calls np.random itself: with numpy_global its printout is the same
-    # on every run (the book's numbers), as with nnfs.init().
+    # Chapter 6's search calls np.random itself: after init() its printout is the same on
+    # every run (the book's numbers), as with nnfs.init().
     outputs = []
     for _ in range(2):
-        book.init(numpy_global=True)
+        book.init(**kwargs)
         namespace = {"np": np}
         exec("from scratchnn.book import *", namespace)
         outputs.append(run_quietly(exec, CH06_RANDOM_SEARCH, namespace))

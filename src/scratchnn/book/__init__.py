@@ -9,9 +9,12 @@ Replace the book's class definitions (or ``import nnfs``) with::
 :mod:`scratchnn.book.datasets`, the place of ``nnfs.datasets``).
 
 Every class here is the library's own class under the book's name, with the book's
-signatures and defaults (``Layer_Dense`` draws ``0.01 * randn``). :func:`init` seeds a
-``RandomState(0)`` used by the book-named layers and datasets, as ``nnfs.init()`` seeds NumPy's
-global generator, but without touching NumPy's global state or patching ``np.dot``.
+signatures and defaults (``Layer_Dense`` draws ``0.01 * randn``; chapter 17's ``0.1 * randn``
+is ``Layer_Dense(1, 64, weight_scale=0.1)``). :func:`init` seeds NumPy's global generator with
+0, as ``nnfs.init()`` does, and the book-named layers and datasets draw from it, so a chapter's
+own ``np.random.randn`` calls print the book's numbers too. Unlike ``nnfs.init()`` it patches
+nothing (``np.dot`` stays NumPy's); ``init(numpy_global=False)`` leaves NumPy's global state
+alone and gives the book's layers and datasets a ``RandomState(0)`` of their own.
 """
 
 from __future__ import annotations
@@ -64,20 +67,29 @@ __all__ = [
 _book_random_state: np.random.RandomState | None = None
 
 
-def init(seed: int = 0, *, numpy_global: bool = False) -> None:
-    """What ``nnfs.init()`` is for: reproducible weights, masks and datasets.
+def init(seed: int = 0, *, numpy_global: bool = True) -> None:
+    """What ``nnfs.init()`` does for randomness: the book's weights, masks and datasets.
 
-    The book-named layers and :mod:`scratchnn.book.datasets` then draw from one
-    ``numpy.random.RandomState(seed)``, in the same order as the book's code draws from NumPy's
-    global generator. The library's default generator is re-seeded too
-    (:func:`scratchnn.seed`). NumPy's own global state is left alone.
+    ``np.random.seed(seed)``, as ``nnfs.init()`` does, and the book-named layers and
+    :mod:`scratchnn.book.datasets` draw from NumPy's global generator, in the order the book's
+    code draws. A chapter that calls ``np.random`` itself (chapter 6's ``np.random.randn``
+    search, chapter 19's ``np.random.shuffle(keys)``) shares that one seeded stream and prints
+    the book's numbers. The library's default generator is re-seeded too
+    (:func:`scratchnn.seed`). Nothing is patched: ``nnfs.init()`` also replaces ``np.dot`` to
+    make float32 the default; here the book's layers are float32 themselves.
 
-    With ``numpy_global=True`` (asked for, never by default) it does what ``nnfs.init()`` does
-    to NumPy: ``np.random.seed(seed)``, and the book's layers and datasets draw from NumPy's
-    global generator itself. Programs that also call ``np.random`` themselves (chapter 6's
-    ``np.random.randn`` search, chapter 19's ``np.random.shuffle(keys)``) then share one
-    seeded stream with the layers, drawing the same random numbers in the same order as the
-    book's code after ``nnfs.init()``.
+    With ``numpy_global=False`` NumPy's global state is left alone: the book's layers and
+    datasets draw from a ``numpy.random.RandomState(seed)`` of their own, the same numbers in
+    the same order, but a program's own ``np.random`` calls are not seeded.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from scratchnn.book import Layer_Dense, init
+    >>> init()
+    >>> layer = Layer_Dense(2, 3)                # the book's 0.01 * np.random.randn(2, 3)
+    >>> bool(np.allclose(layer.weights, 0.01 * np.random.RandomState(0).randn(2, 3)))
+    True
     """
     global _book_random_state
     from .._validation import check_non_negative_int
@@ -88,7 +100,7 @@ def init(seed: int = 0, *, numpy_global: bool = False) -> None:
     if not isinstance(numpy_global, (bool, np.bool_)):
         raise TypeError(f"numpy_global must be True or False; got {numpy_global!r}")
     if numpy_global:
-        np.random.seed(seed)  # noqa: NPY002 - the user asked for NumPy's global generator
+        np.random.seed(seed)  # noqa: NPY002 - what nnfs.init() does, and why init() is called
         # The RandomState behind np.random.randn, np.random.shuffle, ...
         _book_random_state = np.random.mtrand._rand
     else:
@@ -110,7 +122,16 @@ class Layer_Input(Layer):
 
 
 class Layer_Dense(Dense):
-    """The book's ``Layer_Dense``: weights ``0.01 * randn(n_inputs, n_neurons)``, zero biases."""
+    """The book's ``Layer_Dense``: weights ``0.01 * randn(n_inputs, n_neurons)``, zero biases.
+
+    Chapter 17's regression edits the class to draw ``0.1 * np.random.randn``; with the
+    book's names that edit is the keyword ``weight_scale=0.1``::
+
+        dense1 = Layer_Dense(1, 64, weight_scale=0.1)
+
+    After :func:`init` it draws the same numbers as the edited class after ``nnfs.init()``
+    (kept as float32).
+    """
 
     def __init__(
         self,
@@ -120,11 +141,13 @@ class Layer_Dense(Dense):
         weight_regularizer_l2: float = 0,
         bias_regularizer_l1: float = 0,
         bias_regularizer_l2: float = 0,
+        *,
+        weight_scale: float = 0.01,
     ) -> None:
         super().__init__(
             n_inputs,
             n_neurons,
-            weight_scale=0.01,
+            weight_scale=weight_scale,
             weight_regularizer_l1=weight_regularizer_l1,
             weight_regularizer_l2=weight_regularizer_l2,
             bias_regularizer_l1=bias_regularizer_l1,

@@ -1,7 +1,9 @@
 """The book's datasets under the ``nnfs.datasets`` names.
 
-After :func:`scratchnn.book.init` they draw from the book's ``RandomState``, so the data match
-what the book's code produced with ``nnfs.init()``.
+After :func:`scratchnn.book.init` they draw from NumPy's global generator, seeded as
+``nnfs.init()`` seeds it (from the book's own ``RandomState`` after
+``init(numpy_global=False)``), so the data match what the book's code produced with
+``nnfs.init()``.
 """
 
 from __future__ import annotations
