@@ -770,9 +770,8 @@ def _read_header(path: PathLike, file: IO[bytes]) -> dict[str, Any]:
         _refuse(path, f"the file is truncated or damaged (header of {header_length} bytes)")
     if hashlib.sha256(header_bytes).digest() != header_hash:
         _refuse(path, "its header is damaged (sha256 mismatch)")
-    depth = _nesting_depth(header_bytes)
-    if depth > _MAX_NESTING:
-        _refuse(path, f"its header nests {depth} levels deep, more than the {_MAX_NESTING} allowed")
+    if _nesting_depth(header_bytes) > _MAX_NESTING:
+        _refuse(path, f"its header nests more than {_MAX_NESTING} levels deep (damaged or hostile)")
     try:
         header = json.loads(
             header_bytes.decode("utf-8"), parse_constant=_no_constant, parse_float=_finite_float
@@ -946,10 +945,12 @@ def _check_accuracy_entry(accuracy: Any) -> None:
     if accuracy is None:
         return
     _require(isinstance(accuracy, dict) and sorted(accuracy) == ["precision"])
+    # std(y) / 250 of the training targets: 0.0 for constant targets, never negative.
     precision = accuracy["precision"]
-    if not (type(precision) is float and math.isfinite(precision) and precision > 0):
+    if not (type(precision) is float and math.isfinite(precision) and precision >= 0):
         raise ValueError(
-            f"the accuracy's precision must be a positive finite float; got {describe(precision)}"
+            "the accuracy's precision must be a finite float >= 0; got "
+            f"{describe(precision)}"
         )
 
 
