@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import http.server
+import os
+import re
 import shutil
+import socket
+import struct
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -31,34 +36,98 @@ def md5_of(path: Path) -> str:
     return hashlib.md5(path.read_bytes(), usedforsecurity=False).hexdigest()
 
 
+# Raw answers for /raw/CASE/NAME: (bytes sent, words the error must contain). Each is
+# something a broken or hostile server may send instead of a proper HTTP response.
+RAW = {
+    "length abc": (b"HTTP/1.0 200 OK\r\nContent-Length: abc\r\n\r\nbody",
+                   "Content-Length 'abc' is not one byte count"),
+    "length 5000 digits": (b"HTTP/1.0 200 OK\r\nContent-Length: " + b"9" * 5000 + b"\r\n\r\n",
+                           "Content-Length '99999"),
+    "negative length": (b"HTTP/1.0 200 OK\r\nContent-Length: -5\r\n\r\nbody",
+                        "Content-Length '-5' is not one byte count"),
+    "signed length": (b"HTTP/1.0 200 OK\r\nContent-Length: +4\r\n\r\nbody",
+                      "Content-Length '+4' is not one byte count"),
+    "two lengths": (b"HTTP/1.0 200 OK\r\nContent-Length: 4\r\nContent-Length: 5\r\n\r\nbody",
+                    "Content-Length with several values is not one byte count"),
+    "huge length": (b"HTTP/1.0 200 OK\r\nContent-Length: 1000000000000\r\n\r\nbody",
+                    "announces 1000000000000 bytes, more than the 5148 this file can have; "
+                    "nothing was saved"),
+    "bad status line": (b"HELLO WORLD\r\n\r\n", "malformed response (BadStatusLine"),
+    "status out of range": (b"HTTP/1.0 1000 OK\r\n\r\n", "malformed response (BadStatusLine"),
+    "unknown protocol": (b"HTTP/2.0 200 OK\r\n\r\n", "malformed response (UnknownProtocol"),
+    "header line too long": (b"HTTP/1.0 200 OK\r\nX: " + b"a" * 70000 + b"\r\n\r\n",
+                             "malformed response (LineTooLong"),
+    "too many headers": (b"HTTP/1.0 200 OK\r\n" + b"X: 1\r\n" * 101 + b"\r\n",
+                         "malformed response (HTTPException: got more than 100 headers)"),
+    "no answer": (b"", "Remote end closed connection without response"),
+    "bad chunk": (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+                  "truncated transfer"),
+    "reset": (b"HTTP/1.0 200 OK\r\nContent-Length: 5148\r\n\r\nbody", "failed"),
+}
+PACE = 0.2  # seconds between the bytes of a dripping server
+
+
 class Handler(http.server.BaseHTTPRequestHandler):
     """``/ok/NAME`` serves a file, ``/truncated/NAME`` half of it under the full length,
-    ``/status/CODE/NAME`` answers with that HTTP error."""
+    ``/status/CODE/NAME`` answers with that HTTP error, ``/raw/CASE/NAME`` sends ``RAW[CASE]``,
+    ``/drip/NAME`` one byte of the body every ``PACE`` seconds, ``/drip-headers/NAME`` one byte
+    of a header line every ``PACE`` seconds, ``/endless/NAME`` a body without a length that
+    never ends. The slow and endless ones stop when the client goes or ``stop`` is set."""
 
     root: Path  # set on the subclass made per server
+    stop: threading.Event
 
     def do_GET(self) -> None:  # noqa: N802 (http.server's name)
         parts = self.path.strip("/").split("/")
+        try:
+            self.answer(parts)
+        except OSError:
+            pass  # the client hung up (a deadline or a cap cut it): what these tests want
+
+    def answer(self, parts: list[str]) -> None:
         if parts[0] == "status":
             self.send_error(int(parts[1]))
+            return
+        if parts[0] == "raw":
+            if parts[1] == "reset":
+                # Linger 0: closing sends a TCP reset instead of an orderly end.
+                self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                           struct.pack("ii", 1, 0))
+            self.wfile.write(RAW[parts[1].replace("-", " ")][0])
+            self.wfile.flush()
+            self.close_connection = True
             return
         path = self.root / parts[-1]
         if not path.is_file():
             self.send_error(404)
             return
         body = path.read_bytes()
-        if parts[0] == "truncated":
-            self.send_response(200)
+        if parts[0] == "drip-headers":
+            self.wfile.write(b"HTTP/1.0 200 OK\r\nX-Slow: ")
+            self.drip(b"a" * 60000)  # 3 hours at this pace, never an end of line
+            return
+        self.send_response(200)
+        if parts[0] != "endless":
             self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
+        self.end_headers()
+        if parts[0] == "truncated":
             self.wfile.write(body[: len(body) // 2])
             self.wfile.flush()
             self.close_connection = True  # the transfer stops short of what was announced
-            return
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        elif parts[0] == "drip":
+            self.drip(body)  # 5148 bytes: 17 minutes at this pace
+        elif parts[0] == "endless":
+            while not self.stop.is_set():
+                self.wfile.write(b"\0" * 4096)
+        else:
+            self.wfile.write(body)
+
+    def drip(self, data: bytes) -> None:
+        for index in range(len(data)):
+            self.wfile.write(data[index : index + 1])
+            self.wfile.flush()
+            if self.stop.wait(PACE):  # a pacing delay, not a synchronisation: see the tests
+                return
 
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002
         pass  # keep test output clean
@@ -80,11 +149,13 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def server(served: Path):
-    handler = type("ServedHandler", (Handler,), {"root": served})
+    stop = threading.Event()
+    handler = type("ServedHandler", (Handler,), {"root": served, "stop": stop})
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    stop.set()  # ends any slow or endless answer still being sent
     httpd.shutdown()
     httpd.server_close()
     thread.join()
@@ -255,8 +326,6 @@ def test_bad_download_arguments(tmp_path, md5, timeout, message):
 
 def test_verified_file_is_renamed_into_place_from_the_same_folder(server, served, tmp_path,
                                                                   monkeypatch):
-    import os
-
     renames = []
     real_replace = os.replace
 
@@ -269,7 +338,10 @@ def test_verified_file_is_renamed_into_place_from_the_same_folder(server, served
     download_file(f"{server}/ok/{SMALL}", destination, md5=md5_of(served / SMALL), progress=False)
     [(source, target, content)] = renames
     assert target == destination and source.parent == destination.parent
-    assert source.name.endswith(".part") and content == (served / SMALL).read_bytes()
+    # The temporary name carries this process's id, so that a later run can tell it from one
+    # a killed download left behind.
+    assert re.fullmatch(rf"\.{re.escape(SMALL)}\.{os.getpid()}\.[0-9a-f]+\.part", source.name)
+    assert content == (served / SMALL).read_bytes()
 
 
 def test_unwritable_destination(server, served, tmp_path):
@@ -288,3 +360,138 @@ def test_failed_first_download_leaves_no_empty_folder_and_says_what_to_do(server
     assert "HTTP 404" in message
     assert f"put the .gz files in {target}" in message and "SCRATCHNN_DATA_DIR" in message
     assert list(tmp_path.iterdir()) == []      # cache/scratchnn/fashion-mnist all removed
+
+
+# ------------------------------------------------------------------ an untrusted server
+
+
+@pytest.mark.parametrize("case", RAW, ids=list(RAW))
+def test_malformed_answers_are_dataset_errors_naming_the_url(server, served, served_checksums,
+                                                             tmp_path, case):
+    target = tmp_path / "data"
+    present = folder_missing(target, served, SMALL)
+    base = f"{server}/raw/{case.replace(' ', '-')}/"
+    with pytest.raises(DatasetError) as caught:
+        load_fashion_mnist(target, base_url=base, progress=False)
+    message = str(caught.value)
+    assert f"downloading {base}{SMALL} failed" in message
+    assert RAW[case][1] in message
+    assert "SCRATCHNN_DATA_DIR" in message and f"put the .gz files in {target}" in message
+    assert len(message) < 1000  # a 64 kB status line is not repeated in full
+    assert_only(target, present)
+
+
+def test_a_dripping_body_is_cut_at_the_deadline(server, served, served_checksums, tmp_path):
+    # The server sends one byte per PACE (0.2 s) of a 5 kB file: finishing would take
+    # 17 minutes, so no timing can let it complete within the 1 s deadline. The per-read
+    # timeout (60 s) never trips, since a byte comes every 0.2 s.
+    target = tmp_path / "data"
+    present = folder_missing(target, served, SMALL)
+    with pytest.raises(DatasetError, match=r"not complete within the deadline of 1 s \(\d+ bytes "
+                       r"received\); the server is too slow or stalled") as caught:
+        load_fashion_mnist(target, base_url=f"{server}/drip/", deadline=1, progress=False)
+    assert f"/drip/{SMALL}" in str(caught.value) and "deadline=None" in str(caught.value)
+    assert_only(target, present)
+
+
+def test_dripping_headers_are_cut_at_the_deadline(server, tmp_path):
+    # Headers dripped byte by byte never reach the body loop: the watchdog cuts the socket
+    # while http.client is still reading the header line.
+    with pytest.raises(DatasetError, match=r"deadline of 0\.5 s \(0 bytes received\)"):
+        download_file(f"{server}/drip-headers/{SMALL}", tmp_path / SMALL, md5="0" * 32,
+                      deadline=0.5, progress=False)
+    assert_only(tmp_path, [])
+
+
+def test_the_deadline_is_shared_by_all_the_files_of_one_load(served, tmp_path, monkeypatch):
+    # A fake download that uses up the whole deadline (it waits on the clock, not on luck):
+    # the next file is then not even started.
+    calls: list[tuple[str, float | None]] = []
+
+    def slow_download(folder, name, base_url, *, timeout, deadline, progress):
+        calls.append((name, deadline))
+        end = time.monotonic() + deadline
+        while time.monotonic() <= end:
+            pass
+        shutil.copyfile(served / name, folder / name)
+        return folder / name
+
+    monkeypatch.setattr(fm, "_download", slow_download)
+    target = tmp_path / "data"
+    target.mkdir()
+    with pytest.raises(DatasetError, match="downloading train-labels-idx1-ubyte.gz not "
+                       r"started: the deadline of 0\.05 s for all downloads has passed"):
+        load_fashion_mnist(target, deadline=0.05, progress=False)
+    [(name, deadline)] = calls
+    assert name == "train-images-idx3-ubyte.gz" and 0 < deadline <= 0.05
+
+
+def test_an_endless_body_stops_at_the_size_cap(server, served_checksums, tmp_path, monkeypatch):
+    # No Content-Length and a body that never ends: reading stops one byte past the cap (the
+    # published size of the file) instead of filling the disk.
+    writes: list[int] = []
+    real_fdopen = os.fdopen
+
+    def counting_fdopen(*args, **kwargs):
+        file = real_fdopen(*args, **kwargs)
+        real_write = file.write
+        file.write = lambda data: writes.append(len(data)) or real_write(data)
+        return file
+
+    monkeypatch.setattr(os, "fdopen", counting_fdopen)
+    target = tmp_path / "data"
+    with pytest.raises(DatasetError, match=rf"{SMALL} failed: the server sent more than the "
+                       "5148 bytes this file can have; the download was discarded"):
+        fm._download(target, SMALL, f"{server}/endless/", timeout=10, deadline=60,
+                     progress=False)
+    assert sum(writes) <= fm.FASHION_MNIST_SIZES[SMALL]
+    assert not target.exists()
+
+
+def test_an_announced_size_above_the_cap_is_refused_before_writing(server, tmp_path):
+    with pytest.raises(DatasetError, match="announces 5131 bytes, more than the 100 this file "
+                       "can have; nothing was saved"):
+        download_file(f"{server}/ok/{SMALL}", tmp_path / SMALL, md5="0" * 32, max_bytes=100,
+                      progress=False)
+    assert_only(tmp_path, [])
+
+
+def test_the_size_cap_is_the_published_size():
+    assert fm.FASHION_MNIST_SIZES == {
+        "train-images-idx3-ubyte.gz": 26421880,
+        "train-labels-idx1-ubyte.gz": 29515,
+        "t10k-images-idx3-ubyte.gz": 4422102,
+        "t10k-labels-idx1-ubyte.gz": 5148,
+    }
+    assert set(fm.FASHION_MNIST_SIZES) == set(fm.FASHION_MNIST_MD5)
+
+
+@pytest.mark.skipif(os.name != "posix", reason="stale .part files are cleaned on POSIX only")
+def test_part_files_of_dead_processes_are_removed_on_the_next_download(server, served,
+                                                                         tmp_path):
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    dead_pid = int(dead.stdout)  # waited for by subprocess.run: that process is gone
+    stale = tmp_path / f".{SMALL}.{dead_pid}.0badc0de.part"
+    alive = tmp_path / f".{SMALL}.{os.getppid()}.0badc0de.part"  # pytest's parent: running
+    other = tmp_path / f".other.gz.{dead_pid}.0badc0de.part"       # another file's download
+    for path in (stale, alive, other):
+        path.write_bytes(b"half a download")
+    download_file(f"{server}/ok/{SMALL}", tmp_path / SMALL, md5=md5_of(served / SMALL),
+                  progress=False)
+    assert_only(tmp_path, [SMALL, alive.name, other.name])
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        ({"deadline": 0}, ValueError, r"deadline must be in \(0"),
+        ({"deadline": "1"}, TypeError, "deadline must be a real number"),
+        ({"max_bytes": -1}, ValueError, "max_bytes must be a non-negative integer; got -1"),
+        ({"max_bytes": 1.5}, TypeError, "max_bytes must be a non-negative integer"),
+    ],
+)
+def test_bad_deadline_and_cap_arguments(tmp_path, kwargs, error, message):
+    with pytest.raises(error, match=message):
+        download_file("http://127.0.0.1:1/x", tmp_path / "x", md5="0" * 32, **kwargs)
+    assert_only(tmp_path, [])

@@ -11,6 +11,7 @@ from __future__ import annotations
 from scratchnn.datasets.fashion_mnist import (
     FASHION_MNIST_CLASSES,
     FASHION_MNIST_MD5,
+    FASHION_MNIST_SIZES,
     FASHION_MNIST_URL,
     DatasetNotFoundError,
     fashion_mnist_dir,
@@ -23,6 +24,7 @@ from scratchnn.datasets.preprocessing import flatten, preprocess_images, scale_i
 __all__ = [
     "FASHION_MNIST_CLASSES",
     "FASHION_MNIST_MD5",
+    "FASHION_MNIST_SIZES",
     "FASHION_MNIST_URL",
     "DatasetNotFoundError",
     "fashion_mnist_dir",

@@ -174,7 +174,7 @@ def _transfer(
             if isinstance(reason, http.client.HTTPException):
                 # BadStatusLine, LineTooLong, too many headers...: not an HTTP server's answer.
                 reason = f"malformed response ({type(reason).__name__}: {_short(reason)})"
-            raise DatasetError(f"downloading {url} failed: {_short(reason)}") from error
+            raise DatasetError(f"downloading {url} failed: {_short(reason, 200)}") from error
         with response:
             expected_size = _content_length(url, response)
             if expected_size is not None and max_bytes is not None and expected_size > max_bytes:
@@ -224,7 +224,8 @@ def _read_chunk(
     import http.client
 
     try:
-        chunk: bytes = response.read(size)
+        # read1: what has arrived (at most size bytes), not a wait until size bytes have come.
+        chunk: bytes = response.read1(size)
     except http.client.IncompleteRead as error:
         watchdog.raise_if_passed(url, received)
         received += len(error.partial)
@@ -300,7 +301,7 @@ class _Watchdog:
         if self.passed:
             raise DatasetError(
                 f"downloading {url} failed: not complete within the deadline of "
-                f"{self.seconds:g} s ({received} bytes received); the server is too slow or "
+                f"{self.seconds:.3g} s ({received} bytes received); the server is too slow or "
                 "stalled. Try again later, or pass a larger deadline= (deadline=None: no limit)"
             )
 
