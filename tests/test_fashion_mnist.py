@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gzip
+import tracemalloc
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +19,7 @@ from scratchnn.datasets import (
     read_idx,
     scale_images,
 )
+from scratchnn.datasets import fashion_mnist as fm
 from scratchnn.errors import DatasetError
 
 IMAGES, LABELS = 2051, 2049
@@ -139,15 +142,27 @@ CORRUPT = {
     "count": (
         {"t10k_labels_idx1_ubyte": idx_bytes(LABELS, (2,), bytes([1, 2]))},
         "t10k-images-idx3-ubyte",
-        "holds 3 images but .*t10k-labels-idx1-ubyte.gz holds 2 labels",
+        r"holds 3 images but .*t10k-labels-idx1-ubyte(\.gz)? holds 2 labels",
+    ),
+    "too many images": (
+        {"t10k_images_idx3_ubyte": idx_bytes(IMAGES, (10001, 28, 28), b"")},
+        "t10k-images-idx3-ubyte",
+        r"header gives shape \(10001, 28, 28\), i\.e\. 7840784 values, more than the 7840000 "
+        "this file can hold; its data was not read",
+    ),
+    "too many labels": (
+        {"train_labels_idx1_ubyte": idx_bytes(LABELS, (60001,), b"")},
+        "train-labels-idx1-ubyte",
+        "more than the 60000 this file can hold",
     ),
 }
 
 
+@pytest.mark.parametrize("gz", [True, False], ids=["gz", "plain"])
 @pytest.mark.parametrize("case", CORRUPT, ids=list(CORRUPT))
-def test_damaged_files_are_refused_by_name(tmp_path, case):
+def test_damaged_files_are_refused_by_name(tmp_path, case, gz):
     override, stem, message = CORRUPT[case]
-    files = tiny_set(tmp_path, n=3, **override)
+    files = tiny_set(tmp_path, n=3, gz=gz, **override)
     with pytest.raises(DatasetError, match=message) as caught:
         load_fashion_mnist(tmp_path, base_url=UNREACHABLE)
     assert str(files[stem]) in str(caught.value)
@@ -233,3 +248,88 @@ def test_header_sizes_that_wrap_around_int64_are_refused(tmp_path):
     path.write_bytes(header)
     with pytest.raises(DatasetError, match=r"truncated: header gives shape \(2147483648, "):
         read_idx(path, magic=2051)
+
+
+def write_bomb(path: Path, header: bytes, zeros: int) -> None:
+    """``header`` then ``zeros`` zero bytes, gzipped block by block (never all in memory)."""
+    compressor = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)  # gzip framing
+    with path.open("wb") as out:
+        out.write(compressor.compress(header))
+        block = bytes(1 << 20)
+        for _ in range(zeros >> 20):
+            out.write(compressor.compress(block))
+        out.write(compressor.flush())
+
+
+def test_a_gzip_bomb_is_refused_without_decompressing_it(tmp_path):
+    # 64 MiB of zeros behind a header for 3 images: a 64 kB file. Reading stops one byte past
+    # the header's size, so memory stays near the 2 kB the header claims.
+    files = tiny_set(tmp_path, n=3)
+    bomb = files["train-images-idx3-ubyte"]
+    write_bomb(bomb, idx_bytes(IMAGES, (3, 28, 28), b""), 64 << 20)
+    assert bomb.stat().st_size < 1 << 20
+    tracemalloc.start()
+    try:
+        with pytest.raises(DatasetError, match="longer than its header says") as caught:
+            load_fashion_mnist(tmp_path, base_url=UNREACHABLE)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert str(bomb) in str(caught.value)
+    assert peak < 8 << 20  # decompressing it all would take 64 MiB
+
+
+def test_a_header_beyond_the_known_sizes_is_refused_before_decompressing(tmp_path):
+    # The header claims 60,000 x 28 x 28 x 2 bytes (twice the real training set) and the
+    # data that follows would fill it: refused from the header alone.
+    files = tiny_set(tmp_path, n=3)
+    bomb = files["train-images-idx3-ubyte"]
+    write_bomb(bomb, idx_bytes(IMAGES, (120000, 28, 28), b""), 16 << 20)
+    tracemalloc.start()
+    try:
+        with pytest.raises(DatasetError, match="more than the 47040000 this file can hold"):
+            load_fashion_mnist(tmp_path, base_url=UNREACHABLE)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 1 << 20
+
+
+def test_read_idx_max_size(tmp_path):
+    path = write(tmp_path / "x.gz", idx_bytes(IMAGES, (2, 3, 4), bytes(range(24))))
+    assert read_idx(path, magic=IMAGES, max_size=24).shape == (2, 3, 4)
+    with pytest.raises(DatasetError, match=r"i\.e\. 24 values, more than the 23 this file"):
+        read_idx(path, magic=IMAGES, max_size=23)
+    with pytest.raises(ValueError, match="max_size must be a positive integer"):
+        read_idx(path, magic=IMAGES, max_size=0)
+
+
+def test_a_plain_file_is_measured_before_it_is_read(tmp_path, monkeypatch):
+    # A plain IDX file whose header says 3 images but that holds 30: refused from its size,
+    # and only the header is ever read.
+    path = write(tmp_path / "x-idx3-ubyte", idx_bytes(IMAGES, (3, 28, 28), bytes(30 * 784)))
+    reads: list[int] = []
+    real_open = open
+
+    class Recording:
+        def __init__(self, file):
+            self.file = file
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.file.close()
+
+        def fileno(self):
+            return self.file.fileno()
+
+        def read(self, size):
+            reads.append(size)
+            return self.file.read(size)
+
+    monkeypatch.setattr(fm, "open", lambda *args: Recording(real_open(*args)), raising=False)
+    with pytest.raises(DatasetError, match=r"longer than its header says: header gives shape "
+                       r"\(3, 28, 28\), i\.e\. 2368 bytes, but the file holds 23536"):
+        read_idx(path, magic=IMAGES)
+    assert reads == [16]
