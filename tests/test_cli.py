@@ -53,6 +53,21 @@ def test_train_saves_evaluates_and_plots(tmp_path, capsys):
     assert re.search(r"spiral test set \(300 samples\): accuracy [0-9.]+", capsys.readouterr().out)
 
 
+def test_verbose_0_prints_the_verbose_2_line_every_tenth_epoch(capsys):
+    # One format for both: fit(verbose=2)'s "Epoch N/M - 0.01s - loss: ... - lr: ..." line.
+    lines = {}
+    for verbose in ("0", "2"):
+        assert main(["train", "--epochs", "20", "--samples", "30", "--verbose", verbose]) == 0
+        printed = capsys.readouterr().out.splitlines()
+        # The time of each epoch differs between runs; the rest is the same seeded training.
+        lines[verbose] = [re.sub(r" - [\d.]+s - ", " - TIME - ", line)
+                          for line in printed if line.startswith("Epoch ")]
+    assert len(lines["2"]) == 20
+    assert lines["0"] == lines["2"][::2]           # epochs 1, 3, ..., 19
+    assert re.fullmatch(r"Epoch 1/20 - TIME - loss: [\d.]+ - accuracy: [\d.]+ - lr: 0.02 - "
+                        r"val_loss: [\d.]+ - val_accuracy: [\d.]+", lines["0"][0])
+
+
 def test_sine_regression_from_the_command_line(capsys):
     assert main(["train", "--dataset", "sine", "--epochs", "300", "--verbose", "0"]) == 0
     assert re.search(r"final loss: [0-9.]+", capsys.readouterr().out)
@@ -65,6 +80,11 @@ def test_sine_regression_from_the_command_line(capsys):
         (["train", "--hidden", "12,x"], "comma-separated layer widths"),
         (["train", "--lr", "-1"], "expected a positive number"),
         (["train", "--dataset", "cifar"], "invalid choice: 'cifar'"),
+        # An empty width is a typo, not a request for fewer layers.
+        (["train", "--hidden", "64,,64"], "argument --hidden: empty layer width in '64,,64'"),
+        (["train", "--hidden", "64,"], "argument --hidden: empty layer width"),
+        (["train", "--hidden", ","], "argument --hidden: empty layer width"),
+        (["train", "--hidden", "64, 0"], "layer widths must be positive integers"),
     ],
 )
 def test_bad_arguments_are_explained(argv, message, capsys):
@@ -72,6 +92,80 @@ def test_bad_arguments_are_explained(argv, message, capsys):
         main(argv)
     assert exit_info.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def test_hidden_widths_may_have_spaces():
+    from scratchnn.cli import build_parser
+
+    assert build_parser().parse_args(["train", "--hidden", "64, 32"]).hidden == (64, 32)
+
+
+@pytest.mark.parametrize(
+    ("argv", "abbreviation"),
+    [
+        # argparse would take each of these as the longer option it starts.
+        (["train", "--epoch", "5"], "--epoch"),
+        (["train", "--epoch=5"], "--epoch=5"),
+        (["train", "--hid", "8"], "--hid"),
+        (["evaluate", "m.snn", "--data", "spiral"], "--data"),
+        (["predict", "m.snn", "x.png", "--inv", "yes"], "--inv"),
+        (["--vers"], "--vers"),
+    ],
+)
+def test_abbreviated_options_are_refused(argv, abbreviation, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    assert abbreviation in capsys.readouterr().err
+
+
+def test_every_subcommand_refuses_abbreviations():
+    # A subcommand's parser does not inherit allow_abbrev from the main parser.
+    import argparse
+
+    from scratchnn.cli import build_parser
+
+    parser = build_parser()
+    [commands] = [action for action in parser._actions
+                  if isinstance(action, argparse._SubParsersAction)]
+    assert set(commands.choices) == {"train", "evaluate", "predict"}
+    assert parser.allow_abbrev is False
+    for name, subparser in commands.choices.items():
+        assert subparser.allow_abbrev is False, name
+
+
+def test_help_is_self_contained(capsys):
+    # A pip user has no docs/ folder: the help names no file of the repository, and
+    # `train --help` lists every dataset's defaults itself.
+    from scratchnn.cli import RECIPES
+
+    for argv in (["--help"], ["train", "--help"], ["evaluate", "--help"], ["predict", "--help"]):
+        with pytest.raises(SystemExit) as exit_info:
+            main(argv)
+        assert exit_info.value.code == 0
+        out = capsys.readouterr().out
+        assert "docs/" not in out and ".md" not in out, argv
+        if argv[0] == "train":
+            for name, recipe in RECIPES.items():
+                assert re.search(rf"^  {name} +hidden {','.join(map(str, recipe.hidden))}, "
+                                 rf"{recipe.epochs} epochs", out, re.MULTILINE), name
+            assert "weights 0.1 * randn" in out     # sine's chapter-17 weights
+
+
+@pytest.mark.parametrize(
+    ("command", "make_one"),
+    [
+        (["evaluate"], "scratchnn train --out"),
+        (["predict"], "scratchnn train --dataset fashion-mnist --out"),
+    ],
+)
+def test_a_missing_model_file_says_how_to_make_one(tmp_path, capsys, command, make_one):
+    missing = tmp_path / "fashion-mnist.snn"    # the name must not pass for a missing dataset
+    argv = [*command, str(missing)] + (["x.png"] if command == ["predict"] else [])
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert err == f"scratchnn: error: no model file {missing}: train and save one first with " \
+                  f"`{make_one} {missing}`\n"
 
 
 def test_errors_are_one_line_not_a_traceback(tmp_path, capsys):

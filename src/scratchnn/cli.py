@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -23,6 +24,7 @@ import numpy as np
 from ._version import __version__
 from .callbacks import Callback
 from .errors import DatasetError
+from .model import _epoch_line  # fit(verbose=2)'s line, so both verbosities print one format
 
 DATASETS = ("spiral", "vertical", "sine", "fashion-mnist")
 OPTIMIZERS = ("adam", "sgd", "adagrad", "rmsprop")
@@ -57,13 +59,21 @@ RECIPES = {
 
 
 def _hidden(text: str) -> tuple[int, ...]:
+    """``--hidden 128,64``: one positive width per hidden layer (argparse names the option)."""
+    parts = text.split(",")
+    if any(not part.strip() for part in parts):
+        # "64,,64" or "64,": a typo, not a request for fewer layers.
+        raise argparse.ArgumentTypeError(
+            f"empty layer width in {text!r}: give one positive integer per hidden layer, "
+            "such as 128,128"
+        )
     try:
-        sizes = tuple(int(part) for part in text.split(",") if part.strip())
+        sizes = tuple(int(part) for part in parts)
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"expected comma-separated layer widths such as 128,128; got {text!r}"
         ) from None
-    if not sizes or min(sizes) < 1:
+    if min(sizes) < 1:
         raise argparse.ArgumentTypeError(f"layer widths must be positive integers; got {text!r}")
     return sizes
 
@@ -90,17 +100,40 @@ _positive_float = _bounded(
 )
 
 
+def _recipes_text() -> str:
+    """The per-dataset defaults, for ``scratchnn train --help`` (made from RECIPES)."""
+    lines = ["defaults per --dataset (the book's network and settings for each):"]
+    for name, recipe in RECIPES.items():
+        batches = f"batches of {recipe.batch_size}" if recipe.batch_size else "full batch"
+        weights = (f"weights {recipe.weight_scale:g} * randn" if recipe.init == "book"
+                   else f"{recipe.init} weights")
+        penalty = f", L2 {recipe.l2:g}" if recipe.l2 else ""
+        lines.append(f"  {name:<14} hidden {','.join(map(str, recipe.hidden))}, "
+                     f"{recipe.epochs} epochs, {batches}")
+        lines.append(f"  {'':<14} lr {recipe.learning_rate:g}, decay {recipe.decay:g}, "
+                     f"{weights}{penalty}")
+    return "\n".join(lines)
+
+
 def build_parser() -> argparse.ArgumentParser:
+    # allow_abbrev=False everywhere: argparse would otherwise take --epoch as --epochs. Each
+    # subcommand is its own parser and does not inherit the setting, so each is given it.
     parser = argparse.ArgumentParser(
-        prog="scratchnn", description="Neural networks from scratch on NumPy."
+        prog="scratchnn",
+        description="Neural networks from scratch on NumPy. "
+        "`scratchnn COMMAND --help` lists a command's options.",
+        allow_abbrev=False,
     )
     parser.add_argument("--version", action="version", version=f"scratchnn {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    train = commands.add_parser("train", help="train one of the book's networks")
+    train = commands.add_parser(
+        "train", help="train one of the book's networks", allow_abbrev=False,
+        epilog=_recipes_text(), formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     train.add_argument("--dataset", choices=DATASETS, default="spiral",
                        help="what to learn (default: spiral); each has the book's network and "
-                       "settings, see docs/cli.md")
+                       "settings, listed below")
     train.add_argument("--epochs", type=_positive_int, help="passes over the training data")
     train.add_argument("--batch-size", type=_positive_int, help="samples per step")
     train.add_argument("--hidden", type=_hidden, help="hidden layer widths, e.g. 128,128")
@@ -128,7 +161,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="0 a line every tenth of the epochs, 1 progress bars, 2 a line per "
                        "epoch")
 
-    evaluate = commands.add_parser("evaluate", help="evaluate a saved model on its test data")
+    evaluate = commands.add_parser("evaluate", help="evaluate a saved model on its test data",
+                                   allow_abbrev=False)
     evaluate.add_argument("model", metavar="MODEL")
     evaluate.add_argument("--dataset", choices=DATASETS,
                           help="default: guessed from the model's input width (2 inputs: "
@@ -138,7 +172,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--seed", type=_non_negative_int, default=1,
                           help="seed of generated test data")
 
-    predict = commands.add_parser("predict", help="classify pictures with a Fashion-MNIST model")
+    predict = commands.add_parser("predict", help="classify pictures with a Fashion-MNIST model",
+                                  allow_abbrev=False)
     predict.add_argument("model", metavar="MODEL")
     predict.add_argument("images", metavar="IMAGE", nargs="+")
     predict.add_argument("--invert", choices=("auto", "yes", "no"), default="auto",
@@ -277,7 +312,7 @@ def _train(args: argparse.Namespace) -> int:
     print(model.summary())
     callbacks = []
     if verbose == 0:
-        callbacks.append(_EveryNEpochs(max(1, epochs // 10)))
+        callbacks.append(_EveryNEpochs(max(1, epochs // 10), epochs))
     validation = None if args.dataset == "sine" else (X_test, y_test)
     history = model.fit(X, y, epochs=epochs, batch_size=batch_size, validation_data=validation,
                         verbose=verbose, callbacks=callbacks)
@@ -314,10 +349,20 @@ def _guess_dataset(model: Any) -> str:
     )
 
 
-def _evaluate(args: argparse.Namespace) -> int:
+def _load_model_file(path: str, make_one: str) -> Any:
+    """``load_model(path)``; a missing file is named with the command that makes one."""
     from .io import load_model
 
-    model = load_model(args.model)
+    try:
+        return load_model(path)
+    except FileNotFoundError:
+        raise FileNotFoundError(
+            f"no model file {path}: train and save one first with `{make_one}`"
+        ) from None
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    model = _load_model_file(args.model, f"scratchnn train --out {args.model}")
     model.finalize()
     guessed = args.dataset is None
     args.dataset = args.dataset or _guess_dataset(model)
@@ -336,9 +381,10 @@ def _evaluate(args: argparse.Namespace) -> int:
 def _predict(args: argparse.Namespace) -> int:
     from .datasets import FASHION_MNIST_CLASSES
     from .images import predict_image
-    from .io import load_model
 
-    model = load_model(args.model)
+    model = _load_model_file(
+        args.model, f"scratchnn train --dataset fashion-mnist --out {args.model}"
+    )
     model.finalize()
     if (model.n_features, model.n_outputs) != (784, len(FASHION_MNIST_CLASSES)):
         raise ValueError(
@@ -364,20 +410,25 @@ def _predict(args: argparse.Namespace) -> int:
 
 
 class _EveryNEpochs(Callback):
-    """Print a line every ``every`` epochs when progress bars are off (full-batch training)."""
+    """Print a line every ``every`` epochs when progress bars are off (full-batch training).
 
-    def __init__(self, every: int) -> None:
+    The line is ``fit(verbose=2)``'s, ``Epoch N/M - 0.01s - loss: ...``, so ``--verbose 0``
+    and ``--verbose 2`` differ only in how often they print.
+    """
+
+    def __init__(self, every: int, epochs: int) -> None:
         self.every = every
+        self.epochs = epochs
+        self.started = 0.0
+
+    def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
+        self.started = time.perf_counter()
 
     def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
         if epoch % self.every and not self.model.stop_training:
             return
-        parts = [f"epoch {epoch + 1}"]
-        for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
-            if key in logs:
-                parts.append(f"{key}: {logs[key]:.4f}")
-        parts.append(f"lr: {logs['learning_rate']:.3g}")
-        print(" - ".join(parts), flush=True)
+        seconds = time.perf_counter() - self.started
+        print(_epoch_line(epoch, self.epochs, seconds, logs), flush=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -397,7 +448,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except (ValueError, TypeError, OSError, ImportError, FloatingPointError) as error:
         hint = ""
-        if isinstance(error, FileNotFoundError) and "fashion-mnist" in str(error):
+        if isinstance(error, DatasetError) and isinstance(error, FileNotFoundError):
             hint = " (from the command line: --data-dir FOLDER, or drop --no-download)"
         elif isinstance(error, DatasetError) and "download" in str(error):
             hint = " (from the command line: --data-dir FOLDER)"
