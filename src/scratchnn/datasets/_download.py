@@ -231,8 +231,8 @@ def _read_chunk(
         received += len(error.partial)
         raise DatasetError(_truncated_message(url, received, expected_size)) from None
     except (OSError, ValueError, http.client.HTTPException) as error:
-        # OSError covers TimeoutError and ConnectionResetError; ValueError a read from a
-        # connection that the deadline closed.
+        # OSError covers TimeoutError and ConnectionResetError; HTTPException a broken
+        # chunked encoding; ValueError whatever else a garbled body makes http.client raise.
         watchdog.raise_if_passed(url, received)
         raise DatasetError(
             f"downloading {url} failed after {received} bytes: {_short(repr(error))}"
@@ -253,10 +253,10 @@ def _content_length(url: str, response: Any) -> int | None:
     values = {value.strip() for value in response.headers.get_all("Content-Length") or []}
     if not values:
         return None
-    text = values.pop().strip() if len(values) == 1 else ""
+    text = values.pop() if len(values) == 1 else None
     # 20 digits reach 10**20 bytes (100 exabytes); int() refuses 4,300 digits with ValueError.
-    if not (text.isascii() and text.isdigit() and len(text) <= 20):
-        shown = repr(_short(text)) if text else "with several values"
+    if text is None or not (text.isascii() and text.isdigit() and len(text) <= 20):
+        shown = "with several values" if text is None else repr(_short(text))
         raise DatasetError(
             f"downloading {url} failed: malformed response (Content-Length {shown} is not "
             "one byte count)"
@@ -348,8 +348,11 @@ def _opener(watchdog: _Watchdog) -> Any:
 
 
 def _short(value: object, length: int = 80) -> str:
-    """``str(value)`` cut to ``length`` characters: a server's status line can be 64 kB."""
-    text = str(value)
+    """``str(value)`` on one printable line, cut to ``length`` characters: a server's status
+    line can be 64 kB of anything."""
+    text = " ".join(str(value).split())
+    if not text.isprintable():
+        text = ascii(text)
     return text if len(text) <= length else text[: length - 3] + "..."
 
 
