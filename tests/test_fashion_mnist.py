@@ -287,7 +287,9 @@ def test_a_header_beyond_the_known_sizes_is_refused_before_decompressing(tmp_pat
     write_bomb(bomb, idx_bytes(IMAGES, (120000, 28, 28), b""), 16 << 20)
     tracemalloc.start()
     try:
-        with pytest.raises(DatasetError, match="more than the 47040000 this file can hold"):
+        with pytest.raises(DatasetError, match=r"header gives shape \(120000, 28, 28\), i\.e\. "
+                           "94080000 values, more than the 47040000 this file can hold; its "
+                           "data was not read"):  # as quoted in docs/common-errors.md
             load_fashion_mnist(tmp_path, base_url=UNREACHABLE)
         peak = tracemalloc.get_traced_memory()[1]
     finally:
