@@ -101,11 +101,12 @@ def download_file(
     remove_stale_temps(destination, _PART_SUFFIX)
     # Same folder as the destination so that os.replace is a rename, hence atomic.
     temp_path = temp_name(destination, _PART_SUFFIX)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
     try:
         destination.parent.mkdir(parents=True, exist_ok=True)
-        handle = os.open(temp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(
-            os, "O_BINARY", 0), 0o666)
+        handle = os.open(temp_path, flags, 0o666)
     except OSError as error:
+        _remove_empty(created)
         raise DatasetError(
             f"cannot download {url}: the folder {destination.parent} is not writable ({error})"
         ) from error
