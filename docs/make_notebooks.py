@@ -604,7 +604,12 @@ Python: upload the four `.gz` files and pass their folder, `load_fashion_mnist("
 `load_fashion_mnist` reads the files from `$SCRATCHNN_DATA_DIR/fashion-mnist` when that
 variable is set (as on the test machines, where nothing is downloaded); otherwise it downloads
 them once (about 30 MB) into `~/.cache/scratchnn/fashion-mnist` (under `$XDG_CACHE_HOME` when
-that is set) and checks each file's MD5 checksum before keeping it."""),
+that is set) and checks each file's MD5 checksum before keeping it.
+
+Offline, or in JupyterLite, put the four `.gz` files in a folder named `fashion-mnist` and set
+`SCRATCHNN_DATA_DIR` to the folder that holds it, before starting Jupyter or in the notebook
+with `os.environ["SCRATCHNN_DATA_DIR"] = "path/to/that/folder"`. If the files cannot be
+found or downloaded, the cell below says so and stops."""),
     ("code", """\
 %matplotlib inline
 import os
@@ -613,8 +618,18 @@ import numpy as np
 import scratchnn as snn
 from scratchnn.datasets import FASHION_MNIST_CLASSES, load_fashion_mnist, preprocess_images
 
-download = "SCRATCHNN_DATA_DIR" not in os.environ
-(train_images, train_labels), (test_images, test_labels) = load_fashion_mnist(download=download)
+download = "SCRATCHNN_DATA_DIR" not in os.environ   # set: read that folder, never download
+try:
+    (train_images, train_labels), (test_images, test_labels) = load_fashion_mnist(
+        download=download
+    )
+except (snn.DatasetError, OSError) as error:
+    raise RuntimeError(
+        "Fashion-MNIST is not here and could not be downloaded. Put the four .gz files in a "
+        "folder named fashion-mnist, set SCRATCHNN_DATA_DIR to the folder that holds it "
+        "(os.environ['SCRATCHNN_DATA_DIR'] = 'path/to/that/folder' in a cell above, or "
+        f"before starting Jupyter), then run this cell again.\\n({error})"
+    ) from None
 print(train_images.shape, train_images.dtype, train_labels.shape)
 print(test_images.shape, test_labels.shape)
 print(FASHION_MNIST_CLASSES)"""),

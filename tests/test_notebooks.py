@@ -75,3 +75,39 @@ def test_notebook_runs(path, tmp_path, kernel_dir, data_dir, monkeypatch):
             assert any("image/png" in out.get("data", {}) for out in cell.outputs), (
                 f"no figure shown by cell {cell.id}:\n{cell.source}"
             )
+
+
+def _fashion_data_cell() -> str:
+    """The Fashion-MNIST notebook's loading cell, without its IPython magic."""
+    generator = runpy.run_path(str(ROOT / "docs" / "make_notebooks.py"))
+    [source] = [source for kind, source in generator["NOTEBOOK_5"]
+                if kind == "code" and "load_fashion_mnist(" in source]
+    return "\n".join(line for line in source.splitlines() if not line.startswith("%"))
+
+
+@pytest.mark.parametrize("where", ["offline", "empty SCRATCHNN_DATA_DIR"])
+def test_fashion_notebook_says_what_to_set_when_the_data_is_missing(where, tmp_path):
+    import os
+    import subprocess
+
+    env = {key: value for key, value in os.environ.items()
+           if key.lower() not in ("scratchnn_data_dir", "no_proxy")}
+    env["XDG_CACHE_HOME"] = str(tmp_path / "cache")        # no cached copy either
+    env["MPLBACKEND"] = "Agg"
+    if where == "offline":
+        # Downloads go through a proxy nothing listens on: refused at once, as offline.
+        env["http_proxy"] = env["https_proxy"] = "http://127.0.0.1:9"
+    else:
+        env["SCRATCHNN_DATA_DIR"] = str(tmp_path)           # no fashion-mnist/ in it
+    result = subprocess.run([sys.executable, "-c", _fashion_data_cell()], capture_output=True,
+                            text=True, env=env, cwd=tmp_path, timeout=120)
+    assert result.returncode == 1
+    error = result.stderr.strip().splitlines()
+    assert error[0] == "Traceback (most recent call last):"
+    # The cell's own message, not the loader's traceback: what to set, and the reason.
+    assert not any("fashion_mnist.py" in line for line in error)
+    message = "\n".join(error)
+    assert "RuntimeError: Fashion-MNIST is not here and could not be downloaded" in message
+    assert "set SCRATCHNN_DATA_DIR to the folder that holds it" in message
+    reason = "downloading http" if where == "offline" else "not found in"
+    assert reason in error[-1]
