@@ -24,7 +24,7 @@ import numpy as np
 from ._version import __version__
 from .callbacks import Callback
 from .errors import DatasetError
-from .model import _epoch_line  # fit(verbose=2)'s line, so both verbosities print one format
+from .model import format_epoch_line  # fit(verbose=2)'s line: one format for both
 
 DATASETS = ("spiral", "vertical", "sine", "fashion-mnist")
 OPTIMIZERS = ("adam", "sgd", "adagrad", "rmsprop")
@@ -428,7 +428,7 @@ class _EveryNEpochs(Callback):
         if epoch % self.every and not self.model.stop_training:
             return
         seconds = time.perf_counter() - self.started
-        print(_epoch_line(epoch, self.epochs, seconds, logs), flush=True)
+        print(format_epoch_line(epoch, self.epochs, seconds, logs), flush=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -648,7 +648,7 @@ class Model:
                     if bar is not None:
                         bar.close(logs)
                     if verbose == 2:
-                        print(_epoch_line(epoch, epochs, time.perf_counter() - started, logs),
+                        print(format_epoch_line(epoch, epochs, time.perf_counter() - started, logs),
                               file=sys.stdout, flush=True)
                     for callback in callback_list:
                         callback.on_epoch_end(epoch, logs)
@@ -1070,7 +1070,8 @@ def _format_logs(logs: dict[str, float]) -> str:
     return " - ".join(parts)
 
 
-def _epoch_line(epoch: int, epochs: int, seconds: float, logs: dict[str, float]) -> str:
+def format_epoch_line(epoch: int, epochs: int, seconds: float, logs: dict[str, float]) -> str:
+    """``fit(verbose=2)``'s line for ``epoch`` (from 0), shown from 1: ``Epoch 1/5 - ...``."""
     return f"Epoch {epoch + 1}/{epochs} - {seconds:.2f}s - {_format_logs(logs)}"
 
 
