@@ -376,3 +376,27 @@ def test_out_on_a_device_is_refused_before_training(capsys):
     assert main(["train", "--epochs", "5000", "--out", "/dev/null"]) == 1
     captured = capsys.readouterr()
     assert "not a regular file" in captured.err and "training on" not in captured.out
+
+
+@pytest.mark.parametrize("command", [["train"], ["evaluate", "model.snn"]])
+def test_download_deadline_reaches_the_loader(command, monkeypatch, capsys, tmp_path):
+    from scratchnn.datasets import fashion_mnist
+    from scratchnn.errors import DatasetError
+
+    seen = {}
+
+    def fake_load_splits(path, splits, **options):
+        seen.update(options)
+        raise DatasetError("stopped by the test")
+
+    monkeypatch.setattr(fashion_mnist, "_load_splits", fake_load_splits)
+    if command[0] == "evaluate":
+        assert main(["train", "--epochs", "1", "--verbose", "0", "--out",
+                     str(tmp_path / "model.snn")]) == 0
+        command = ["evaluate", str(tmp_path / "model.snn")]
+    assert main([*command, "--dataset", "fashion-mnist", "--download-deadline", "7.5"]) == 1
+    assert seen["deadline"] == 7.5
+    assert "stopped by the test" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main([*command, "--download-deadline", "0"])
+    assert "--download-deadline: expected a positive number" in capsys.readouterr().err

@@ -23,6 +23,7 @@ import numpy as np
 
 from ._version import __version__
 from .callbacks import Callback
+from .datasets._download import DEFAULT_DEADLINE
 from .errors import DatasetError
 from .model import format_epoch_line  # fit(verbose=2)'s line: one format for both
 
@@ -153,6 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "$SCRATCHNN_DATA_DIR, then a per-user cache)")
     train.add_argument("--no-download", action="store_true",
                        help="fail instead of downloading missing dataset files")
+    _add_deadline(train)
     train.add_argument("--out", metavar="MODEL", help="save the trained model to this file")
     train.add_argument("--plot", metavar="FILE.png",
                        help="save the loss/accuracy curves (and the decision boundary for 2-D "
@@ -169,6 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
                           "spiral; a vertical model needs --dataset vertical)")
     evaluate.add_argument("--data-dir")
     evaluate.add_argument("--no-download", action="store_true")
+    _add_deadline(evaluate)
     evaluate.add_argument("--seed", type=_non_negative_int, default=1,
                           help="seed of generated test data")
 
@@ -179,6 +182,13 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--invert", choices=("auto", "yes", "no"), default="auto",
                          help="invert dark-on-light pictures (auto decides per picture)")
     return parser
+
+
+def _add_deadline(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--download-deadline", metavar="SECONDS", type=_positive_float,
+                         default=DEFAULT_DEADLINE,
+                         help="give up a Fashion-MNIST download that takes longer than this "
+                         f"in all (default {DEFAULT_DEADLINE:g})")
 
 
 # -- data --------------------------------------------------------------------------------------
@@ -201,7 +211,8 @@ def _load_data(args: argparse.Namespace, *, train: bool) -> tuple[Any, Any, Any,
             path = os.path.join(args.data_dir, "fashion-mnist")
         # evaluate needs only the test split: neither its files nor a download of the rest.
         splits = _load_splits(
-            path, ("train", "test") if train else ("test",), download=not args.no_download
+            path, ("train", "test") if train else ("test",), download=not args.no_download,
+            deadline=args.download_deadline,
         )
         (X, y), (X_test, y_test) = splits if train else (splits[0], splits[0])
         limit = getattr(args, "samples", None)
