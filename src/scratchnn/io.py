@@ -897,32 +897,38 @@ def _check_header(path: PathLike, header: Any) -> None:
 
 def _check_contents(header: dict[str, Any], names: set[str]) -> None:
     """Structure of the model/parameters sections; raises KeyError/TypeError when it is off."""
-    _require(isinstance(header["parameters"], list))
+    _require(isinstance(header["parameters"], list), "parameters is not a list")
     used = []   # every array is used once: two slots sharing one array would alias in memory
     for entry in header["parameters"]:
-        _require(_is_count(entry["layer"]) and isinstance(entry["class"], str))
-        _require(isinstance(entry["arrays"], list))
-        _require(all(_is_str_in(name, names) for name in entry["arrays"]))
+        _require(_is_count(entry["layer"]) and isinstance(entry["class"], str),
+                 "a parameters entry needs an integer layer and a class name")
+        _require(isinstance(entry["arrays"], list), "a parameters entry's arrays is not a list")
+        _require(all(_is_str_in(name, names) for name in entry["arrays"]),
+                 "a parameter names an array the table lacks")
         used += entry["arrays"]
     if header["content"] == "model":
-        _require(isinstance(header["config"], dict))
+        _require(isinstance(header["config"], dict), "config is not an object")
         optimizer = header["optimizer"]
         if optimizer is not None:
             _check_optimizer_entry(optimizer, names)
             used += [name for layer in optimizer["slots"] for s in layer for name in s.values()]
         states = header["random_state"]
-        _require(isinstance(states, dict) and isinstance(states["model"], dict))
-        _require(isinstance(states["layers"], list))
+        _require(isinstance(states, dict) and isinstance(states["model"], dict),
+                 "random_state has no model generator")
+        _require(isinstance(states["layers"], list), "random_state.layers is not a list")
         for entry in states["layers"]:
-            _require(isinstance(entry, dict) and type(entry.get("layer")) is int)
-            _require(sorted(entry) in (["layer", "same_as"], ["layer", "state"]))
+            _require(isinstance(entry, dict) and type(entry.get("layer")) is int,
+                     "a layer's random state needs an integer layer")
+            _require(sorted(entry) in (["layer", "same_as"], ["layer", "state"]),
+                     "a layer's random state needs either a state or same_as")
         _check_accuracy_entry(header["accuracy"])
     if len(set(used)) != len(used):
         raise ValueError("an array is named by two parameters or optimizer slots")
 
 
 def _check_optimizer_entry(optimizer: Any, names: set[str]) -> None:
-    _require(isinstance(optimizer, dict) and isinstance(optimizer["class"], str))
+    _require(isinstance(optimizer, dict) and isinstance(optimizer["class"], str),
+             "the optimizer entry needs a class name")
     iterations = optimizer["iterations"]
     if not (_is_count(iterations) and iterations <= _MAX_ITERATIONS):
         raise ValueError(
@@ -933,18 +939,20 @@ def _check_optimizer_entry(optimizer: Any, names: set[str]) -> None:
         raise ValueError(
             f"the current learning rate must be a positive finite float; got {describe(rate)}"
         )
-    _require(isinstance(optimizer["slots"], list))
+    _require(isinstance(optimizer["slots"], list), "the optimizer's slots is not a list")
     for per_parameter in optimizer["slots"]:
-        _require(isinstance(per_parameter, list))
+        _require(isinstance(per_parameter, list), "a layer's optimizer slots is not a list")
         for slots in per_parameter:
-            _require(isinstance(slots, dict))
-            _require(all(_is_str_in(name, names) for name in slots.values()))
+            _require(isinstance(slots, dict), "a parameter's optimizer slots is not an object")
+            _require(all(_is_str_in(name, names) for name in slots.values()),
+                     "an optimizer slot names an array the table lacks")
 
 
 def _check_accuracy_entry(accuracy: Any) -> None:
     if accuracy is None:
         return
-    _require(isinstance(accuracy, dict) and sorted(accuracy) == ["precision"])
+    _require(isinstance(accuracy, dict) and sorted(accuracy) == ["precision"],
+             "accuracy must be null or hold only a precision")
     # std(y) / 250 of the training targets: 0.0 for constant targets, never negative.
     precision = accuracy["precision"]
     if not (type(precision) is float and math.isfinite(precision) and precision >= 0):
@@ -979,9 +987,9 @@ def _nesting_depth(text: bytes) -> int:
 _JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
 
 
-def _require(condition: bool) -> None:
+def _require(condition: bool, problem: str) -> None:
     if not condition:
-        raise ValueError("unexpected structure")
+        raise ValueError(problem)
 
 
 def _is_count(value: Any) -> bool:
