@@ -321,3 +321,34 @@ def test_a_huge_integer_option_is_a_value_error():
 
     with pytest.raises(ValueError, match="weight_scale must be a finite number.*too large"):
         snn.Dense(2, 2, weight_scale=10**400)
+
+
+@pytest.mark.parametrize("make_rng", [lambda: np.random.RandomState(7),
+                                      lambda: np.random.default_rng(7)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_weights_drawn_in_blocks_equal_one_big_draw(monkeypatch, make_rng, dtype):
+    from scratchnn.layers import dense
+
+    monkeypatch.setattr(dense, "_DRAW_BLOCK", 7)     # blocks of 2 rows of 3: odd counts too
+    layer = Dense(11, 3, weight_scale=0.1, rng=make_rng(), dtype=dtype)
+    rng = make_rng()
+    draws = rng.randn(11, 3) if isinstance(rng, np.random.RandomState) else (
+        rng.standard_normal((11, 3)))
+    np.testing.assert_array_equal(layer.weights, (0.1 * draws).astype(dtype))
+
+
+def test_a_large_float32_layer_never_holds_its_draws_in_float64():
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        layer = Dense(2000, 2500, rng=0)          # 20 MB of float32 weights
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    from scratchnn.layers import dense
+
+    # The layer's own weights and dweights, and one float64 block of draws: not the 40 MB
+    # of float64 draws plus their 40 MB scaled copy that one big draw would take.
+    held = layer.weights.nbytes + layer.dweights.nbytes + layer.biases.nbytes
+    assert peak < held + 2 * 8 * dense._DRAW_BLOCK

@@ -181,25 +181,36 @@ class Dense(Layer):
 def _initial_weights(
     generator: Any, n_inputs: int, n_neurons: int, scale: float, dtype: np.dtype
 ) -> Array:
-    """``scale * randn(n_inputs, n_neurons)`` as ``dtype``, drawn in float64 then cast, so
-    that one seed gives the same model in either dtype.
+    """``scale * randn(n_inputs, n_neurons)`` as ``dtype``.
 
-    A size no memory can hold is explained in the layer's own terms instead of NumPy's
-    "array is too big" (ValueError) or "Unable to allocate" (MemoryError).
+    Drawn in float64 and then cast, so that one seed gives the same model in either dtype;
+    a block of rows at a time, so that a large float32 layer never holds its draws in
+    float64 all at once (the generators fill rows in order, so the numbers are the same as
+    one big draw). A size no memory can hold is explained in the layer's own terms instead
+    of NumPy's "array is too big" (ValueError) or "Unable to allocate" (MemoryError).
     """
     try:
-        draws = standard_normal(generator, (n_inputs, n_neurons))
-        return (scale * draws).astype(dtype)
+        weights = np.empty((n_inputs, n_neurons), dtype=dtype)
     except (MemoryError, ValueError) as error:
         if isinstance(error, ValueError) and "too big" not in str(error):
             raise
-        gigabytes = n_inputs * n_neurons * 8 / 1e9   # the float64 draws, before the cast
+        gigabytes = n_inputs * n_neurons * dtype.itemsize / 1e9
         raise MemoryError(
             f"Dense({n_inputs}, {n_neurons}) needs {n_inputs * n_neurons:,} weights "
-            f"({gigabytes:,.3g} GB while they are drawn in float64), more memory than this "
-            "machine can give; check n_inputs and n_neurons (n_inputs is the number of "
-            "features each sample has, n_neurons the layer's outputs)"
+            f"({gigabytes:,.3g} GB in {dtype.name}), more memory than this machine can give; "
+            "check n_inputs and n_neurons (n_inputs is the number of features each sample "
+            "has, n_neurons the layer's outputs)"
         ) from None
+    rows = max(1, _DRAW_BLOCK // n_neurons)
+    for start in range(0, n_inputs, rows):
+        stop = min(start + rows, n_inputs)
+        draws = standard_normal(generator, (stop - start, n_neurons))
+        draws *= scale
+        weights[start:stop] = draws
+    return weights
+
+
+_DRAW_BLOCK = 1 << 20   # float64 draws held at once while initialising (8 MB)
 
 
 def _sign(values: Array) -> Array:
