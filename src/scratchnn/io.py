@@ -33,13 +33,14 @@ import re
 import stat
 import struct
 import sys
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, NoReturn
 
 import numpy as np
 
+from ._files import atomic_write
+from ._generator_state import generator_from_state, generator_state
 from ._typing import Array
 from ._validation import describe
 from ._version import __version__
@@ -243,8 +244,8 @@ def _random_states(model: Model) -> dict[str, Any]:
             dropout.append({"layer": position, "same_as": seen[id(rng)]})
         else:
             seen[id(rng)] = position
-            dropout.append({"layer": position, "state": _generator_state(rng)})
-    return {"model": _generator_state(model.rng), "layers": dropout}
+            dropout.append({"layer": position, "state": generator_state(rng)})
+    return {"model": generator_state(model.rng), "layers": dropout}
 
 
 def _build_model(path: PathLike, header: dict[str, Any]) -> Model:
@@ -429,148 +430,14 @@ def _restore_accuracy(path: PathLike, accuracy: dict[str, Any] | None, model: Mo
 
 # --------------------------------------------------------------------------- random states
 
-# Bit generators rebuilt by name from this fixed table: the file never names code to run.
-_BIT_GENERATORS = {
-    "PCG64": np.random.PCG64,
-    "PCG64DXSM": np.random.PCG64DXSM,
-    "MT19937": np.random.MT19937,
-    "Philox": np.random.Philox,
-    "SFC64": np.random.SFC64,
-}
-_STATE_ARRAY_DTYPES = {"uint32": np.uint32, "uint64": np.uint64}
-
-
-@dataclass(frozen=True)
-class _Int:
-    """An integer field of a generator state, ``low <= value <= high``."""
-
-    low: int
-    high: int
-
-
-@dataclass(frozen=True)
-class _IntArray:
-    """A NumPy array field of a generator state: ``length`` integers of ``dtype``."""
-
-    dtype: str
-    length: int
-
-
-_FLAG = _Int(0, 1)
-_UINT32 = _Int(0, 2**32 - 1)
-_UINT128 = _Int(0, 2**128 - 1)
-_CACHED_UINT32 = {"has_uint32": _FLAG, "uinteger": _UINT32}
-# Every field of every state NumPy writes (``bit_generator.state``), with its type, length and
-# range. NumPy trusts a state it is given: an MT19937 ``pos`` of 10**6 or a Philox
-# ``buffer_pos`` of 5 index past their buffers and crash Python at the next draw. So a state
-# from a file must have exactly these fields, each in range, before NumPy sees it.
-_STATE_FIELDS: dict[str, dict[str, Any]] = {
-    "PCG64": {"state": {"state": _UINT128, "inc": _UINT128}, **_CACHED_UINT32},
-    "PCG64DXSM": {"state": {"state": _UINT128, "inc": _UINT128}, **_CACHED_UINT32},
-    # pos counts the key's words already used: 624 means "regenerate at the next draw".
-    "MT19937": {"state": {"key": _IntArray("uint32", 624), "pos": _Int(0, 624)}},
-    "Philox": {
-        "state": {"counter": _IntArray("uint64", 4), "key": _IntArray("uint64", 2)},
-        "buffer": _IntArray("uint64", 4),
-        "buffer_pos": _Int(0, 4),   # 4: the buffer is used up
-        **_CACHED_UINT32,
-    },
-    "SFC64": {"state": {"state": _IntArray("uint64", 4)}, **_CACHED_UINT32},
-}
-# A legacy RandomState adds its cached second Gaussian draw to its bit generator's state.
-_LEGACY_FIELDS = {"has_gauss": _FLAG, "gauss": float}
-
-
-def _generator_state(rng: np.random.Generator | np.random.RandomState) -> dict[str, Any]:
-    """A JSON-able state: big ints stay Python ints, state arrays become tagged int lists."""
-    if isinstance(rng, np.random.RandomState):
-        return {"type": "RandomState", "state": _to_json(rng.get_state(legacy=False))}
-    return {"type": "Generator", "state": _to_json(rng.bit_generator.state)}
-
-
-def _to_json(value: Any) -> Any:
-    if isinstance(value, np.ndarray):
-        return {"__array__": value.dtype.name, "values": value.tolist()}
-    if isinstance(value, Mapping):
-        return {key: _to_json(item) for key, item in value.items()}
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
-
 
 def _generator_from_state(
     path: PathLike, saved: Any
 ) -> np.random.Generator | np.random.RandomState:
     try:
-        if not isinstance(saved, dict) or sorted(saved) != ["state", "type"]:
-            raise ValueError("it must hold exactly 'type' and 'state'")
-        kind = saved["type"]
-        if kind not in ("Generator", "RandomState"):
-            raise ValueError(f"unknown generator type {describe(kind)}")
-        state = _checked_state(saved["state"], legacy=kind == "RandomState")
+        return generator_from_state(saved)
     except ValueError as error:
         _refuse(path, f"a random generator state is invalid ({error})")
-    bit_generator = _BIT_GENERATORS[state["bit_generator"]]()
-    if kind == "Generator":
-        bit_generator.state = state
-        return np.random.Generator(bit_generator)
-    legacy = np.random.RandomState(bit_generator)
-    legacy.set_state(state)
-    return legacy
-
-
-def _checked_state(saved: Any, legacy: bool) -> dict[str, Any]:
-    """``saved`` (JSON) as the state NumPy takes, after checking every field; else ValueError."""
-    name = saved.get("bit_generator") if isinstance(saved, dict) else None
-    if not isinstance(name, str) or name not in _STATE_FIELDS:
-        raise ValueError(
-            f"bit_generator must be one of {sorted(_STATE_FIELDS)}; got {describe(name)}"
-        )
-    fields = {**_STATE_FIELDS[name], **(_LEGACY_FIELDS if legacy else {})}
-    rest = {key: value for key, value in saved.items() if key != "bit_generator"}
-    return {"bit_generator": name, **_checked_fields(rest, fields, name)}
-
-
-def _checked_fields(saved: Any, fields: dict[str, Any], where: str) -> dict[str, Any]:
-    if not isinstance(saved, dict) or sorted(saved) != sorted(fields):
-        got = sorted(saved) if isinstance(saved, dict) else describe(saved)
-        raise ValueError(f"{where} must have the fields {sorted(fields)}; got {got}")
-    state: dict[str, Any] = {}
-    for key, kind in fields.items():
-        value, at = saved[key], f"{where}.{key}"
-        if isinstance(kind, dict):
-            state[key] = _checked_fields(value, kind, at)
-        elif isinstance(kind, _IntArray):
-            state[key] = _checked_int_array(value, kind, at)
-        elif isinstance(kind, _Int):
-            if type(value) is not int or not kind.low <= value <= kind.high:
-                raise ValueError(
-                    f"{at} must be an integer from {kind.low} to {kind.high}; got {describe(value)}"
-                )
-            state[key] = value
-        else:   # the legacy cached Gaussian: NumPy writes a float (0.0 when there is none)
-            if type(value) is not float or not math.isfinite(value):
-                raise ValueError(f"{at} must be a finite float; got {describe(value)}")
-            state[key] = value
-    return state
-
-
-def _checked_int_array(value: Any, kind: _IntArray, where: str) -> Array:
-    high = int(np.iinfo(_STATE_ARRAY_DTYPES[kind.dtype]).max)
-    ok = (
-        isinstance(value, dict)
-        and sorted(value) == ["__array__", "values"]
-        and value["__array__"] == kind.dtype
-        and isinstance(value["values"], list)
-        and len(value["values"]) == kind.length
-        and all(type(item) is int and 0 <= item <= high for item in value["values"])
-    )
-    if not ok:
-        raise ValueError(
-            f"{where} must be {{'__array__': {kind.dtype!r}, 'values': [...]}} with "
-            f"{kind.length} integers from 0 to {high}"
-        )
-    return np.array(value["values"], dtype=_STATE_ARRAY_DTYPES[kind.dtype])
 
 
 # --------------------------------------------------------------------------- the container
@@ -1033,133 +900,6 @@ def _refuse(path: PathLike, problem: str, cause: BaseException | None = None) ->
 
 # --------------------------------------------------------------------------- atomic writes
 
-_TEMP_PATTERN = r"\.{name}\.(\d+)\.[0-9a-f]+" + re.escape(_TEMP_SUFFIX)
-
-
-def _temp_stem(target: Path) -> str:
-    """``target``'s name, shortened with a hash when the temp name would pass 255 bytes.
-
-    Measured and cut in the file system's bytes (any name, even one that is not valid UTF-8).
-    """
-    name = target.name
-    raw = os.fsencode(name)
-    if len(raw) <= 180:
-        return name
-    digest = hashlib.sha256(raw).hexdigest()[:16]
-    # 60 bytes of the name, never half a character: undecodable bytes stay as surrogates.
-    head = os.fsdecode(raw[:60])
-    while len(os.fsencode(head)) > 60:
-        head = head[:-1]
-    return f"{head}~{digest}"
-
-
-def _temp_name(target: Path) -> Path:
-    """``.<name>.<pid>.<random>.scratchnn-tmp`` beside ``target`` (same file system)."""
-    token = os.urandom(4).hex()
-    return target.with_name(f".{_temp_stem(target)}.{os.getpid()}.{token}{_TEMP_SUFFIX}")
-
-
-def _remove_stale_temps(target: Path) -> None:
-    """Delete temp files left by saves to ``target`` whose process has died (POSIX only).
-
-    A save killed mid-write leaves its temp file; the next save to the same path removes it.
-    On Windows, where no cheap "is this process alive" exists, they are left in place.
-    """
-    if os.name != "posix":
-        return
-    pattern = re.compile(_TEMP_PATTERN.format(name=re.escape(_temp_stem(target))))
-    folder = target.parent
-    try:
-        candidates = os.listdir(folder)
-    except OSError:
-        return
-    for candidate in candidates:
-        match = pattern.fullmatch(candidate)
-        if match is None or _process_alive(int(match.group(1))):
-            continue
-        try:
-            os.unlink(folder / candidate)
-        except OSError:
-            pass
-
-
-def _process_alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)          # signal 0: only checks that the process exists
-    except ProcessLookupError:
-        return False
-    except (OSError, OverflowError, AttributeError):
-        # No permission, or no process table at all (WebAssembly builds such as Pyodide):
-        # when in doubt the temp file is someone's save in progress, and is left alone.
-        return True
-    return True
-
-
-def _atomic_write(target: Path, chunks: Any) -> None:
-    """Write a temp file beside ``target``, fsync it, rename it over ``target``, fsync folder."""
-    _remove_stale_temps(target)
-    mode = _permission_bits(target)
-    temp = _temp_name(target)
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-    try:
-        descriptor = os.open(temp, flags, 0o666)
-    except OSError as error:
-        # Name the user's path and its folder, not the hidden temp file.
-        raise type(error)(
-            error.errno,
-            f"cannot save {str(target)!r}: cannot create a file in the folder "
-            f"{str(target.parent)!r} ({error.strerror})",
-        ) from error
-    try:
-        if mode is not None:   # a new file keeps the umask's mode (0o666 & ~umask)
-            _set_mode(descriptor, temp, mode)
-        with os.fdopen(descriptor, "wb") as file:
-            for chunk in chunks:
-                file.write(chunk)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temp, target)
-    except BaseException:
-        try:
-            os.unlink(temp)
-        except OSError:
-            pass
-        raise
-    _fsync_folder(target.parent)
-
-
-def _permission_bits(target: Path) -> int | None:
-    """The rwx bits of the file ``target`` replaces, or None for a new file.
-
-    The rename puts a new file in place, which would otherwise get the default mode: a
-    private 0600 model would become world-readable.
-    """
-    try:
-        return stat.S_IMODE(os.stat(target).st_mode) & 0o777
-    except OSError:
-        return None
-
-
-def _set_mode(descriptor: int, temp: Path, mode: int) -> None:
-    if hasattr(os, "fchmod"):
-        os.fchmod(descriptor, mode)
-    else:   # Windows (before Python 3.13): only the read-only flag exists
-        os.chmod(temp, mode)
-
-
-def _fsync_folder(folder: Path) -> None:
-    """Make the rename durable; not possible on Windows or some file systems (skipped there)."""
-    if os.name != "posix":
-        return
-    try:
-        descriptor = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(descriptor)
-    except OSError:
-        pass
-    finally:
-        os.close(descriptor)
+def _atomic_write(target: Path, chunks: Iterable[bytes | memoryview]) -> None:
+    """Write ``chunks`` to ``target`` atomically (see :func:`scratchnn._files.atomic_write`)."""
+    atomic_write(target, chunks, _TEMP_SUFFIX, action="save")
