@@ -53,7 +53,7 @@ def test_train_saves_evaluates_and_plots(tmp_path, capsys):
     assert re.search(r"spiral test set \(300 samples\): accuracy [0-9.]+", capsys.readouterr().out)
 
 
-def test_verbose_0_prints_the_verbose_2_line_every_tenth_epoch(capsys):
+def test_verbose_0_prints_the_verbose_2_line_every_tenth_epoch_and_the_last(capsys):
     # One format for both: fit(verbose=2)'s "Epoch N/M - 0.01s - loss: ... - lr: ..." line.
     lines = {}
     for verbose in ("0", "2"):
@@ -63,7 +63,8 @@ def test_verbose_0_prints_the_verbose_2_line_every_tenth_epoch(capsys):
         lines[verbose] = [re.sub(r" - [\d.]+s - ", " - TIME - ", line)
                           for line in printed if line.startswith("Epoch ")]
     assert len(lines["2"]) == 20
-    assert lines["0"] == lines["2"][::2]           # epochs 1, 3, ..., 19
+    # Epochs 1, 3, ..., 19, and the last one, 20 (whatever the tenth of the epochs is).
+    assert lines["0"] == [*lines["2"][::2], lines["2"][-1]]
     assert re.fullmatch(r"Epoch 1/20 - TIME - loss: [\d.]+ - accuracy: [\d.]+ - lr: 0.02 - "
                         r"val_loss: [\d.]+ - val_accuracy: [\d.]+", lines["0"][0])
 

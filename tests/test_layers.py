@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+import scratchnn as snn
 from scratchnn import Dense, Dropout, gradcheck
 
 SHAPES = [(1, 4, 3), (5, 3, 2), (2, 1, 1), (7, 6, 4)]  # (n_samples, n_inputs, n_neurons)
@@ -352,3 +353,20 @@ def test_a_large_float32_layer_never_holds_its_draws_in_float64():
     # of float64 draws plus their 40 MB scaled copy that one big draw would take.
     held = layer.weights.nbytes + layer.dweights.nbytes + layer.biases.nbytes
     assert peak < held + 2 * 8 * dense._DRAW_BLOCK
+
+
+@pytest.mark.filterwarnings("ignore:the matrix subclass:PendingDeprecationWarning")
+@pytest.mark.parametrize("make", [lambda: Dense(3, 3, rng=0, dtype=np.float64),
+                                  lambda: snn.ReLU(), lambda: snn.Sigmoid(),
+                                  lambda: snn.Softmax()])
+def test_a_matrix_of_dvalues_gives_the_plain_arrays_numbers(make):
+    # np.matrix makes * a matrix product: backward must see a plain array.
+    x = np.array([[0.5, -1.0, 2.0], [1.5, 0.25, -0.5], [-2.0, 1.0, 0.75]])
+    dvalues = np.array([[0.1, -0.2, 0.3], [0.4, 0.5, -0.6], [-0.7, 0.8, 0.9]])
+    plain, matrix = make(), make()
+    plain.forward(x)
+    matrix.forward(x)
+    expected = plain.backward(dvalues)
+    got = matrix.backward(np.asmatrix(dvalues))
+    assert type(got) is np.ndarray
+    np.testing.assert_array_equal(got, expected)

@@ -981,15 +981,66 @@ def test_boolean_labels_are_refused_unless_there_are_two_classes(spiral):
     two.fit(X, y == 1, epochs=1, verbose=0)
 
 
-def test_an_impossible_dense_layer_names_its_sizes():
-    with pytest.raises(MemoryError, match=r"Dense\(10000000000, 10000000000\) needs "):
-        snn.Dense(10**10, 10**10)
+@pytest.mark.parametrize(("n_inputs", "n_neurons"), [(10**10, 10**10), (10**19, 1), (2**63, 2)])
+def test_an_impossible_dense_layer_names_its_sizes(n_inputs, n_neurons):
+    with pytest.raises(MemoryError, match=rf"Dense\({n_inputs}, {n_neurons}\) needs "):
+        snn.Dense(n_inputs, n_neurons)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_initial_weights_beyond_the_dtype_are_refused_by_name(dtype):
+    scale = 1e300 if dtype == np.float32 else 1e308 * 1.7
+    with pytest.raises(ValueError, match=r"weight_scale=.* beyond float"):
+        snn.Dense(50, 50, weight_scale=scale, dtype=dtype, rng=0)
+
+
+def test_boolean_labels_in_a_list_or_tuple_are_refused_too(spiral):
+    X, y = spiral
+    for labels in ((y == 1).tolist(), tuple(y == 1), [np.bool_(v) for v in y == 1]):
+        with pytest.raises(TypeError, match="True/False values"):
+            _classifier().fit(X, labels, verbose=0)
+        with pytest.raises(TypeError, match="True/False values"):
+            _classifier().evaluate(X, labels, verbose=0)
+    _classifier().fit(X, y.tolist(), epochs=1, verbose=0)      # integer lists still train
+
+
+def test_a_loss_that_is_bad_before_any_update_says_so(spiral):
+    X = np.ones((8, 2), dtype=np.float32)
+    y = np.full((8, 1), 3e38, dtype=np.float32)
+    model = snn.Model([snn.Dense(2, 1, rng=0)], loss=snn.MeanSquaredError(),
+                      optimizer=snn.SGD(), seed=0)
+    before = [p.copy() for layer in model.get_parameters() for p in layer]
+    with pytest.raises(snn.TrainingDivergedError) as caught:
+        model.fit(X, y, verbose=0)
+    message = str(caught.value)
+    assert message.startswith("training cannot start: at epoch 1, step 0 the loss is inf "
+                              "before any update")
+    assert "healthy" not in message and "lower learning_rate" not in message
+    after = [p for layer in model.get_parameters() for p in layer]
+    assert all(np.array_equal(a, b) for a, b in zip(before, after, strict=True))
+    assert model.optimizer.iterations == 0
+
+
+def test_divergence_also_restores_a_rate_a_scheduler_changed_since(spiral):
+    X, y = spiral
+    model = snn.Model([snn.Dense(2, 8, rng=0), snn.ReLU(), snn.Dense(8, 3, rng=1),
+                       snn.Softmax()],
+                      loss=snn.CategoricalCrossentropy(), optimizer=snn.SGD(learning_rate=1e20),
+                      seed=0)
+    halve = snn.LearningRateScheduler(lambda epoch, rate: rate * 0.5 if epoch >= 1 else rate)
+    with pytest.raises(snn.TrainingDivergedError):
+        model.fit(X, y, epochs=5, verbose=0, callbacks=[halve])   # full batch: one step each
+    # Diverged at epoch 2's first step, after the scheduler halved the rate: back to the
+    # state of epoch 1's update, rate included.
+    assert model.optimizer.iterations == 0
+    assert model.optimizer.learning_rate == model.optimizer.current_learning_rate == 1e20
 
 
 @pytest.mark.parametrize(("epochs", "initial_epoch", "advice"), [
     (3, 4774, "to train 3 more epochs after epoch 4774, pass epochs=4777"),
     (5, 10, "to train 5 more epochs after epoch 10, pass epochs=15"),
     (1, 2, "to train 1 more epoch after epoch 2, pass epochs=3"),
+    (0, 1, "to train 1 more epoch after epoch 1, pass epochs=2"),
 ])
 def test_the_resume_advice_uses_the_numbers_given(spiral, epochs, initial_epoch, advice):
     X, y = spiral

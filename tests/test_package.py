@@ -177,3 +177,19 @@ def test_version_is_a_string():
     import scratchnn
 
     assert isinstance(scratchnn.__version__, str) and scratchnn.__version__
+
+
+def test_help_works_without_the_optional_extras():
+    # dir(scratchnn) must not list plot/images: help() and pydoc get every name it lists.
+    code = ("import sys\n"
+            "sys.modules['matplotlib'] = None\n"
+            "sys.modules['PIL'] = None\n"
+            "import pydoc, inspect, scratchnn as snn\n"
+            "text = pydoc.render_doc(snn)\n"
+            "inspect.getmembers(snn)\n"
+            "print('plot' in dir(snn), 'datasets' in dir(snn))\n"
+            "try:\n    snn.plot\n"
+            "except ImportError as error:\n    print('scratchnn[plot]' in str(error))\n")
+    completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                               check=True, cwd=ROOT)
+    assert completed.stdout.split() == ["False", "True", "True"]

@@ -89,4 +89,6 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted({*globals(), *_LAZY_SUBMODULES})
+    # Not plot and images: help(), pydoc and inspect.getmembers get every name dir() lists,
+    # and those two raise ImportError where their optional extra is not installed.
+    return sorted({*globals(), "book", "cli", "datasets", "io"})

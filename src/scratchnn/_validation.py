@@ -106,8 +106,8 @@ def plain_array(value: Any, name: str) -> Any:
             raise ValueError(
                 f"{name} is a numpy.ma.MaskedArray with {masked} masked value(s); scratchnn "
                 "has no missing values and would compute with the numbers under the mask: "
-                f"fill them ({name}.filled(value)) or drop those samples, then pass a plain "
-                "array"
+                "fill them (the array's .filled(value)) or drop those samples, then pass a "
+                "plain array"
             )
         return np.asarray(value.data)
     if isinstance(value, np.matrix):
@@ -183,7 +183,7 @@ def check_dvalues(layer: Any, dvalues: Any) -> Array:
         raise ValueError(
             f"{owner}.backward was called before {owner}.forward: call forward on a batch first"
         )
-    if not (isinstance(dvalues, np.ndarray) and dvalues.dtype.kind == "f"):
+    if not (type(dvalues) is np.ndarray and dvalues.dtype.kind == "f"):
         dvalues = as_float_array(dvalues, "dvalues", output.dtype)
     if dvalues.shape != output.shape:
         raise ValueError(

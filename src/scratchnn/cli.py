@@ -421,7 +421,7 @@ def _predict(args: argparse.Namespace) -> int:
 
 
 class _EveryNEpochs(Callback):
-    """Print a line every ``every`` epochs when progress bars are off (full-batch training).
+    """Print a line every ``every`` epochs, and the last one, when progress bars are off.
 
     The line is ``fit(verbose=2)``'s, ``Epoch N/M - 0.01s - loss: ...``, so ``--verbose 0``
     and ``--verbose 2`` differ only in how often they print.
@@ -436,7 +436,8 @@ class _EveryNEpochs(Callback):
         self.started = time.perf_counter()
 
     def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
-        if epoch % self.every and not self.model.stop_training:
+        last = epoch == self.epochs - 1
+        if epoch % self.every and not last and not self.model.stop_training:
             return
         seconds = time.perf_counter() - self.started
         print(format_epoch_line(epoch, self.epochs, seconds, logs), flush=True)

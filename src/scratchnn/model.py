@@ -315,6 +315,14 @@ class Model:
     def _check_y(self, y: Any, n_samples: int, name: str = "y") -> Array:
         """Targets in the form the loss wants: class ids (n,) or values (n, n_outputs)."""
         y = plain_array(y, name)
+        if not isinstance(y, np.ndarray):
+            # Lists and tuples keep their kind (True/False stay booleans, to be refused below).
+            try:
+                candidate = np.asarray(y)
+            except (ValueError, TypeError):
+                candidate = None
+            if candidate is not None and candidate.dtype.kind in "iub":
+                y = candidate
         if isinstance(y, np.ndarray) and y.dtype.kind in "fiub":
             array = y
         else:
@@ -497,11 +505,12 @@ class Model:
         epochs = check_non_negative_int(epochs, "epochs")
         initial_epoch = check_non_negative_int(initial_epoch, "initial_epoch")
         if initial_epoch > epochs:
+            more = max(epochs, 1)     # the number the user gave, read as "more epochs"
             raise ValueError(
                 f"initial_epoch ({initial_epoch}) is after the last epoch (epochs={epochs}): "
-                f"epochs counts from 0, not from initial_epoch; to train {epochs} more "
-                f"epoch{'s' if epochs != 1 else ''} after epoch {initial_epoch}, pass "
-                f"epochs={initial_epoch + epochs}"
+                f"epochs counts from 0, not from initial_epoch; to train {more} more "
+                f"epoch{'s' if more != 1 else ''} after epoch {initial_epoch}, pass "
+                f"epochs={initial_epoch + more}"
             )
         batch_size = self._check_batch_size(batch_size)
         validation_split = check_real(
@@ -555,6 +564,7 @@ class Model:
         with np.errstate(all="ignore"):
             bar = None
             updating = False
+            updated = False                 # whether this fit has made any update yet
             begun: list[Callback] = []      # on_train_end goes to those whose begin ran
             failed = False
             try:
@@ -602,7 +612,7 @@ class Model:
                             if bar is not None:
                                 bar.tqdm.close()
                             raise TrainingDivergedError(_diverged_message(
-                                epoch, step, data_loss, self.optimizer
+                                epoch, step, data_loss, self.optimizer, updated=updated
                             ))
                         # Accuracy and the penalty of the weights that gave this loss, as the
                         # book's step lines show them: measured before the update.
@@ -616,6 +626,7 @@ class Model:
                         updating = True
                         self._update()
                         updating = False
+                        updated = True
                         if report:
                             logs = {
                                 "loss": data_loss + regularization,
@@ -918,7 +929,7 @@ class _Backup:
     """The trainable state as it was before the latest update, to go back to.
 
     That is the parameters and everything the optimizer keeps: its slots (momentums,
-    caches), its iteration count and its current rate. Restoring only the parameters would
+    caches), its iteration count and its rates. Restoring only the parameters would
     leave Adam's caches overflowed after a divergence, and the model could not be saved.
     """
 
@@ -932,17 +943,25 @@ class _Backup:
                  for array in per_parameter.values()]
         self.live = params + slots
         self.saved = [array.copy() for array in self.live]
-        self.scalars = (optimizer.iterations, optimizer.current_learning_rate)
+        self.take_scalars()
+
+    def take_scalars(self) -> None:
+        # learning_rate too: a LearningRateScheduler may have changed it since that update.
+        optimizer = self.optimizer
+        self.scalars = (optimizer.iterations, optimizer.current_learning_rate,
+                        optimizer.learning_rate)
 
     def take(self) -> None:
         for saved, live in zip(self.saved, self.live, strict=True):
             np.copyto(saved, live)
-        self.scalars = (self.optimizer.iterations, self.optimizer.current_learning_rate)
+        self.take_scalars()
 
     def restore(self) -> None:
         for live, saved in zip(self.live, self.saved, strict=True):
             np.copyto(live, saved)
-        self.optimizer.iterations, self.optimizer.current_learning_rate = self.scalars
+        optimizer = self.optimizer
+        (optimizer.iterations, optimizer.current_learning_rate,
+         optimizer.learning_rate) = self.scalars
 
 
 def _check_loss_fits_last_layer(loss: Loss, layers: list[Layer]) -> None:
@@ -991,9 +1010,18 @@ def _saturated_loss(loss: Loss, n_outputs: int) -> float:
 
 
 def _diverged_message(
-    epoch: int, step: int, loss: float, optimizer: Any, *, parameters: bool = False
+    epoch: int, step: int, loss: float, optimizer: Any, *, parameters: bool = False,
+    updated: bool = True,
 ) -> str:
     rate = optimizer.current_learning_rate
+    if not updated:
+        # Nothing was trained yet: no step was healthy, and no rate was too high.
+        return (
+            f"training cannot start: at epoch {epoch + 1}, step {step} the loss is {loss} "
+            f"before any update (learning rate {rate:g}); the model was left as it was. The "
+            "inputs, targets or initial weights are too large for the loss: scale the data "
+            "to about [-1, 1], or compute in float64"
+        )
     if parameters:
         happened = "the parameters became infinite or NaN"
     else:

@@ -129,8 +129,10 @@ class Layer_Dense(Dense):
 
         dense1 = Layer_Dense(1, 64, weight_scale=0.1)
 
-    After :func:`init` it draws the same numbers as the edited class after ``nnfs.init()``
-    (kept as float32).
+    After :func:`init` it draws from the same random stream, in the same order, as the edited
+    class after ``nnfs.init()``; the weights are kept as float32, so they can differ from the
+    book's in the last bit (nnfs makes ``randn`` itself float32, here ``0.1 * randn`` is
+    computed in float64 and then rounded).
     """
 
     def __init__(

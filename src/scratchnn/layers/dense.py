@@ -100,7 +100,7 @@ class Dense(Layer):
         self.weights: Array = _initial_weights(generator, self.n_inputs, self.n_neurons,
                                                scale, self.dtype)
         self.biases: Array = np.zeros((1, self.n_neurons), dtype=self.dtype)
-        self.dweights: Array = np.zeros_like(self.weights)
+        self.dweights: Array = _allocate(self.n_inputs, self.n_neurons, self.dtype, "dweights")
         self.dbiases: Array = np.zeros_like(self.biases)
         # The model turns this off for its first layer: nobody needs d(loss)/d(X).
         self.needs_dinputs = True
@@ -186,28 +186,39 @@ def _initial_weights(
     Drawn in float64 and then cast, so that one seed gives the same model in either dtype;
     a block of rows at a time, so that a large float32 layer never holds its draws in
     float64 all at once (the generators fill rows in order, so the numbers are the same as
-    one big draw). A size no memory can hold is explained in the layer's own terms instead
-    of NumPy's "array is too big" (ValueError) or "Unable to allocate" (MemoryError).
+    one big draw).
     """
-    try:
-        weights = np.empty((n_inputs, n_neurons), dtype=dtype)
-    except (MemoryError, ValueError) as error:
-        if isinstance(error, ValueError) and "too big" not in str(error):
-            raise
-        gigabytes = n_inputs * n_neurons * dtype.itemsize / 1e9
-        raise MemoryError(
-            f"Dense({n_inputs}, {n_neurons}) needs {n_inputs * n_neurons:,} weights "
-            f"({gigabytes:,.3g} GB in {dtype.name}), more memory than this machine can give; "
-            "check n_inputs and n_neurons (n_inputs is the number of features each sample "
-            "has, n_neurons the layer's outputs)"
-        ) from None
+    weights = _allocate(n_inputs, n_neurons, dtype, "weights")
     rows = max(1, _DRAW_BLOCK // n_neurons)
     for start in range(0, n_inputs, rows):
         stop = min(start + rows, n_inputs)
         draws = standard_normal(generator, (stop - start, n_neurons))
-        draws *= scale
-        weights[start:stop] = draws
+        try:
+            with np.errstate(over="raise"):
+                draws *= scale
+                weights[start:stop] = draws
+        except FloatingPointError:
+            raise ValueError(
+                f"weight_scale={scale:g} gives initial weights beyond {dtype.name}'s range "
+                f"(+-{float(np.finfo(dtype).max):.3g}); use a scale near 0.01 to 1"
+            ) from None
     return weights
+
+
+def _allocate(n_inputs: int, n_neurons: int, dtype: np.dtype, what: str) -> Array:
+    """An empty ``(n_inputs, n_neurons)`` array for ``what``, or a MemoryError in the layer's
+    own terms instead of NumPy's "array is too big", "Maximum allowed dimension exceeded"
+    (ValueError) or "Unable to allocate" (MemoryError)."""
+    try:
+        return np.zeros((n_inputs, n_neurons), dtype=dtype)
+    except (MemoryError, ValueError):
+        gigabytes = n_inputs * n_neurons * dtype.itemsize / 1e9
+        raise MemoryError(
+            f"Dense({n_inputs}, {n_neurons}) needs {n_inputs * n_neurons:,} {what} "
+            f"({gigabytes:,.3g} GB in {dtype.name}), more memory than this machine can give; "
+            "check n_inputs and n_neurons (n_inputs is the number of features each sample "
+            "has, n_neurons the layer's outputs)"
+        ) from None
 
 
 _DRAW_BLOCK = 1 << 20   # float64 draws held at once while initialising (8 MB)
