@@ -206,9 +206,9 @@ ENTRIES: list[tuple[str, Callable[[], Any]]] = [
     ("gradcheck needs float64 parameters; Dense holds float32: build it with "
      "dtype=numpy.float64", lambda: snn.gradcheck(snn.Dense(2, 3), X[:4])),
     ("training diverged at epoch 2, step 0: the loss became nan (learning rate 1e+30). The "
-     "parameters and the optimizer's state of the last step with a healthy loss were kept, "
-     "so the model can be saved or trained on. Try a lower learning_rate (e.g. 10x "
-     "smaller), more decay, or inputs scaled to about [-1, 1].",
+     "parameters and the optimizer's state of a recent step with a healthy loss (at most 8 "
+     "updates back) were kept, so the model can be saved or trained on. Try a lower "
+     "learning_rate (e.g. 10x smaller), more decay, or inputs scaled to about [-1, 1].",
      lambda: model(optimizer=snn.SGD(learning_rate=1e30)).fit(X, Y, epochs=5, verbose=0)),
     ("a cross-entropy at the probability clip ceiling",
      lambda: model([snn.Dense(2, 64, rng=0), snn.ReLU(), snn.Dense(64, 3, rng=1), snn.Softmax()],

@@ -478,9 +478,20 @@ def test_a_huge_learning_rate_raises_training_diverged(batch_size):
     assert isinstance(caught.value, FloatingPointError)  # catchable as NumPy's error
 
 
-def test_divergence_restores_the_parameters_from_before_the_last_update():
+def _last_copy(before_step):
+    """Index of the state the divergence restores: the copy taken before every 8th update.
+
+    ``before_step[i]`` is the state before update i; the failing step is the last one (its
+    update never ran), so the last update was ``len(before_step) - 2``.
+    """
+    every = snn.model._Backup.EVERY
+    assert every == 8
+    return every * ((len(before_step) - 2) // every)
+
+
+def test_divergence_restores_the_parameters_of_a_recent_healthy_step():
     # Finite but blown-up weights are not enough: the model must hold exactly the parameters
-    # the last update started from (the failing step's loss was measured with the ones after).
+    # of the last copy (taken before every 8th update, each of those steps' loss healthy).
     X, y = spiral_data(samples=100, classes=3, rng=0)
     model = snn.Model(
         [snn.Dense(2, 64, rng=0), snn.ReLU(), snn.Dense(64, 3, rng=1), snn.Softmax()],
@@ -496,8 +507,10 @@ def test_divergence_restores_the_parameters_from_before_the_last_update():
         model.fit(X, y, epochs=20, batch_size=32, verbose=0, callbacks=[Snapshot()])
     now = [p for layer in model.get_parameters() for p in layer]
     assert len(snapshots) >= 2
-    # snapshots[-1]: the failing step's start (after the bad update); [-2]: before that update.
-    assert all(np.array_equal(a, b) for a, b in zip(now, snapshots[-2], strict=True))
+    # snapshots[-1]: the failing step's start (after the bad update); the restored state is
+    # the last copy, at most 8 updates back.
+    assert all(np.array_equal(a, b) for a, b in zip(now, snapshots[_last_copy(snapshots)],
+                                                    strict=True))
     assert not all(np.array_equal(a, b) for a, b in zip(now, snapshots[-1], strict=True))
 
 
@@ -822,7 +835,7 @@ def test_divergence_closes_the_progress_bar(capfd):
                        snn.Softmax()],
                       loss=snn.CategoricalCrossentropy(), optimizer=snn.SGD(learning_rate=1e30),
                       seed=0)
-    with pytest.raises(snn.TrainingDivergedError, match="optimizer's state of the last step"):
+    with pytest.raises(snn.TrainingDivergedError, match="optimizer's state of a recent step"):
         model.fit(X, y, epochs=5, batch_size=10, verbose=1)
     err = capfd.readouterr().err
     assert err.endswith("\n")                      # the bar's line was closed
@@ -853,9 +866,11 @@ def test_ctrl_c_in_the_middle_of_an_update_leaves_no_half_stepped_model(spiral):
     with pytest.raises(KeyboardInterrupt):
         model.fit(X, y, epochs=1, batch_size=32, verbose=0, callbacks=[Snapshot()])
     now = [p for layer in model.trainable_layers for p in layer.parameters()]
-    # Back to the parameters step 3 started from: neither layer keeps a partial step.
-    assert all(np.array_equal(a, b) for a, b in zip(now, before_step[3], strict=True))
-    assert not all(np.array_equal(a, b) for a, b in zip(now, before_step[2], strict=True))
+    # Back to the last copy of the state, taken before update 0 (every 8th update): neither
+    # layer keeps a partial step, and the count agrees with the parameters.
+    assert all(np.array_equal(a, b) for a, b in zip(now, before_step[0], strict=True))
+    assert model.optimizer.iterations == 0
+    assert not all(np.array_equal(a, b) for a, b in zip(now, before_step[3], strict=True))
 
 
 # -- after a divergence the whole trainable state is the last healthy one ----------------------
@@ -889,12 +904,12 @@ def test_divergence_restores_the_optimizer_state_with_the_parameters(optimizer, 
 
     with pytest.raises(snn.TrainingDivergedError, match="optimizer's state"):
         model.fit(X, y, epochs=30, batch_size=16, verbose=0, callbacks=[Snapshot()])
-    # before_step[-1] is the failing step's start (after the bad update); [-2] is the state
-    # that update started from: parameters, slots, iteration count and rate all restored.
+    # before_step[-1] is the failing step's start (after the bad update); the state restored
+    # is the last copy: parameters, slots, iteration count and rate all from that step.
     assert len(before_step) >= 2
     params, slots, iterations, rate = _optimizer_state(model)
-    good_params, good_slots, good_iterations, good_rate = before_step[-2]
-    assert iterations == good_iterations == len(before_step) - 2
+    good_params, good_slots, good_iterations, good_rate = before_step[_last_copy(before_step)]
+    assert iterations == good_iterations == _last_copy(before_step)
     assert rate == good_rate
     assert all(np.array_equal(a, b) for a, b in zip(params, good_params, strict=True))
     assert all(np.array_equal(a, b) for a, b in zip(slots, good_slots, strict=True))
@@ -903,7 +918,7 @@ def test_divergence_restores_the_optimizer_state_with_the_parameters(optimizer, 
     model.save(tmp_path / "diverged.snn")
     loaded = snn.load_model(tmp_path / "diverged.snn")
     assert loaded.optimizer.iterations == iterations
-    loaded.optimizer.learning_rate = 1e-3
+    loaded.optimizer.learning_rate = loaded.optimizer.current_learning_rate = 1e-3
     loaded.fit(X, y, epochs=1, batch_size=16, verbose=0)
 
 

@@ -13,8 +13,9 @@ class ModelFileError(ScratchnnError, ValueError):
 
 class TrainingDivergedError(ScratchnnError, FloatingPointError):
     """Training diverged: the loss became NaN or infinite, a cross-entropy's running mean
-    reached the probability clip ceiling, or the parameters overflowed. The parameters from
-    before the last update are restored first."""
+    reached the probability clip ceiling, or the parameters overflowed. The parameters and
+    the optimizer's state of a recent step with a healthy loss (at most 8 updates back) are
+    restored first."""
 
 
 class DatasetError(ScratchnnError, ValueError):
