@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import http.server
 import os
@@ -13,6 +14,7 @@ import subprocess
 import sys
 import threading
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +22,7 @@ import pytest
 
 from scratchnn.datasets import fashion_mnist as fm
 from scratchnn.datasets import load_fashion_mnist
-from scratchnn.datasets._download import download_file
+from scratchnn.datasets._download import _Watchdog, download_file
 from scratchnn.errors import DatasetError
 
 NAMES = [
@@ -76,7 +78,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
     ``/status/CODE/NAME`` answers with that HTTP error, ``/raw/CASE/NAME`` sends ``RAW[CASE]``,
     ``/drip/NAME`` one byte of the body every ``PACE`` seconds, ``/drip-headers/NAME`` one byte
     of a header line every ``PACE`` seconds, ``/endless/NAME`` a body without a length that
-    never ends. The slow and endless ones stop when the client goes or ``stop`` is set."""
+    never ends, ``/bad-redirect/NAME`` a 302 to the malformed ``http://[::1``. The slow and
+    endless ones stop when the client goes or ``stop`` is set."""
 
     root: Path  # set on the subclass made per server
     stop: threading.Event
@@ -91,6 +94,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def answer(self, parts: list[str]) -> None:
         if parts[0] == "status":
             self.send_error(int(parts[1]))
+            return
+        if parts[0] == "bad-redirect":
+            self.send_response(302)
+            self.send_header("Location", "http://[::1")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
             return
         if parts[0] == "raw":
             if parts[1] == "reset":
@@ -470,20 +479,160 @@ def test_the_size_cap_is_the_published_size():
     assert set(fm.FASHION_MNIST_SIZES) == set(fm.FASHION_MNIST_MD5)
 
 
+# Holds a file locked, as a download in progress does, until its stdin closes.
+HOLDER = """
+import fcntl, os, sys
+descriptor = os.open(sys.argv[1], os.O_RDONLY)
+fcntl.flock(descriptor, fcntl.LOCK_EX)
+print("locked", flush=True)
+sys.stdin.readline()
+"""
+
+
 @pytest.mark.skipif(os.name != "posix", reason="stale .part files are cleaned on POSIX only")
-def test_part_files_of_dead_processes_are_removed_on_the_next_download(server, served,
-                                                                         tmp_path):
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                          capture_output=True, text=True, check=True)
-    dead_pid = int(dead.stdout)  # waited for by subprocess.run: that process is gone
+def test_part_files_nobody_holds_locked_are_removed_on_the_next_download(server, served,
+                                                                          tmp_path):
+    pytest.importorskip("fcntl")
+    # Above every system's largest process id: as seen from here, the id of a download in
+    # another PID namespace (a container sharing the cache).
+    dead_pid = 2**22 + 1
     stale = tmp_path / f".{SMALL}.{dead_pid}.0badc0de.part"
-    alive = tmp_path / f".{SMALL}.{os.getppid()}.0badc0de.part"  # pytest's parent: running
+    ours = tmp_path / f".{SMALL}.{os.getpid()}.1badc0de.part"    # a killed run's, same PID
+    legacy = tmp_path / f".{SMALL}.k3_x9a0q.part"                # mkstemp's, older versions
+    alive = tmp_path / f".{SMALL}.{dead_pid}.2badc0de.part"      # locked: in progress
+    alive_legacy = tmp_path / f".{SMALL}.zz_00000.part"
     other = tmp_path / f".other.gz.{dead_pid}.0badc0de.part"       # another file's download
-    for path in (stale, alive, other):
+    for path in (stale, ours, legacy, alive, alive_legacy, other):
         path.write_bytes(b"half a download")
-    download_file(f"{server}/ok/{SMALL}", tmp_path / SMALL, md5=md5_of(served / SMALL),
-                  progress=False)
-    assert_only(tmp_path, [SMALL, alive.name, other.name])
+    holders = [subprocess.Popen([sys.executable, "-c", HOLDER, str(path)],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+               for path in (alive, alive_legacy)]
+    try:
+        for holder in holders:
+            assert holder.stdout is not None and holder.stdout.readline() == "locked\n"
+        download_file(f"{server}/ok/{SMALL}", tmp_path / SMALL, md5=md5_of(served / SMALL),
+                      progress=False)
+    finally:
+        for holder in holders:
+            assert holder.stdin is not None and holder.stdout is not None
+            holder.stdin.close()
+            assert holder.wait() == 0
+            holder.stdout.close()
+    assert_only(tmp_path, [SMALL, alive.name, alive_legacy.name, other.name])
+
+
+# ------------------------------------------------------ limits beyond what Python can wait
+
+
+def test_a_deadline_beyond_timeout_max_means_no_limit():
+    # threading.Timer dies of OverflowError (in its own thread, unseen) past TIMEOUT_MAX.
+    for seconds in (threading.TIMEOUT_MAX, 1e10, 1e300):
+        watchdog = _Watchdog(seconds)
+        assert watchdog.seconds is None and watchdog._timer is None
+        assert watchdog.limit(5.0) == 5.0 and watchdog.limit(None) is None
+    below = _Watchdog(threading.TIMEOUT_MAX / 2)
+    assert below._timer is not None and below.limit(5.0) == 5.0
+    below.stop()
+
+
+@pytest.mark.parametrize(("timeout", "deadline"), [(1e300, None), (60, 1e10),
+                                                   (threading.TIMEOUT_MAX, 1e300)])
+def test_huge_timeouts_and_deadlines_download_without_limit(server, served, served_checksums,
+                                                            tmp_path, monkeypatch, timeout,
+                                                            deadline):
+    crashes: list[threading.ExceptHookArgs] = []
+    monkeypatch.setattr(threading, "excepthook", crashes.append)   # a watchdog thread's crash
+    target = tmp_path / "data"
+    present = folder_missing(target, served, SMALL)
+    _, (_, y_test) = load_fashion_mnist(target, base_url=server + "/ok/", timeout=timeout,
+                                        deadline=deadline, progress=False)
+    assert y_test.shape == (10000,)
+    assert_only(target, [*present, SMALL])
+    assert crashes == []
+
+
+# --------------------------------------------------------------------------- file:// URLs
+
+
+def test_file_urls_read_regular_files(served, served_checksums, tmp_path):
+    target = tmp_path / "data"
+    present = folder_missing(target, served, SMALL)
+    load_fashion_mnist(target, base_url=served.as_uri() + "/", progress=False)
+    assert_only(target, [*present, SMALL])
+    assert (target / SMALL).read_bytes() == (served / SMALL).read_bytes()
+
+
+FROM_A_FIFO = """
+import os, sys
+from pathlib import Path
+from scratchnn.datasets import load_fashion_mnist
+from scratchnn.datasets import _download
+from scratchnn.errors import DatasetError
+
+source, target, swapped = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3] == "swapped"
+if swapped:
+    # The name was a regular file when checked, a FIFO by the time it is opened.
+    real_stat, regular = os.stat, os.stat(sys.executable)
+
+    def stat(path, *args, **kwargs):
+        return regular if str(path).startswith(str(source)) else real_stat(path, *args, **kwargs)
+
+    os.stat = stat
+try:
+    load_fashion_mnist(target, base_url=source.as_uri() + "/", deadline=2, timeout=2,
+                       progress=False)
+except DatasetError as error:
+    print(error)
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+@pytest.mark.parametrize("when", ["at once", "swapped"])
+def test_a_file_url_naming_a_fifo_is_refused_at_once(tmp_path, when):
+    source = tmp_path / "source"
+    source.mkdir()
+    os.mkfifo(source / "train-images-idx3-ubyte.gz")   # nobody ever writes to it
+    target = tmp_path / "data"
+    # In a child, so that a hang (open() on a FIFO blocks until a writer comes) fails the test.
+    result = subprocess.run([sys.executable, "-c", FROM_A_FIFO, str(source), str(target),
+                             when], capture_output=True, text=True, timeout=120)
+    url = f"{source.as_uri()}/train-images-idx3-ubyte.gz"
+    assert f"downloading {url} failed: it is a FIFO, not a regular file" in result.stdout, (
+        result.stdout + result.stderr)
+    assert not target.exists()
+
+
+@pytest.mark.skipif(not Path("/dev/zero").exists(), reason="needs /dev/zero")
+def test_a_file_url_naming_a_device_is_refused(tmp_path):
+    with pytest.raises(DatasetError, match="downloading file:///dev/zero failed: it is a "
+                       "character device, not a regular file"):
+        download_file("file:///dev/zero", tmp_path / "zero", md5="0" * 32, progress=False)
+    assert_only(tmp_path, [])
+
+
+# ------------------------------------------------------------------------------ redirects
+
+
+def failure_of(call) -> str:
+    """The message of the DatasetError ``call`` raises; its traceback (which holds the
+    frames, hence any response they did not close) is dropped on return."""
+    try:
+        call()
+    except DatasetError as error:
+        return str(error)
+    raise AssertionError("no DatasetError")
+
+
+def test_a_malformed_redirect_closes_its_answer(server, tmp_path):
+    url = f"{server}/bad-redirect/{SMALL}"
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        message = failure_of(lambda: download_file(url, tmp_path / SMALL, md5="0" * 32,
+                                                   progress=False))
+        gc.collect()            # an unclosed socket warns when it is collected
+    assert message.startswith(f"downloading {url} failed: ")
+    assert [str(warning.message) for warning in caught] == []
+    assert_only(tmp_path, [])
 
 
 @pytest.mark.parametrize(

@@ -5,22 +5,25 @@ A download either ends with the complete, verified file at its destination or ra
 mistakes a half-written file for data. The server is not trusted: the whole transfer has a
 deadline (a server dripping one byte at a time cannot hold it forever), the body may not pass
 a size cap (nor fill the disk), and a malformed answer is a ``DatasetError`` naming the URL.
+A ``file://`` address must name a regular file: a FIFO or a device could block or never end.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import re
+import stat
 import threading
 import time
 from pathlib import Path
 from typing import IO, Any
 
-from scratchnn._files import remove_stale_temps, temp_name
+from scratchnn._files import commit_temp, discard_temp, open_locked_temp, remove_stale_temps
 from scratchnn._validation import check_non_negative_int, check_real, describe
 from scratchnn.errors import DatasetError
 
-__all__ = ["DEFAULT_DEADLINE", "DEFAULT_TIMEOUT", "download_file"]
+__all__ = ["DEFAULT_DEADLINE", "DEFAULT_TIMEOUT", "download_file", "seconds_or_unlimited"]
 
 DEFAULT_TIMEOUT = 60.0
 """Seconds to wait for the server to connect or send more data (not for the whole file)."""
@@ -30,6 +33,17 @@ DEFAULT_DEADLINE = 900.0
 
 _CHUNK_SIZE = 1 << 16
 _PART_SUFFIX = ".part"
+
+
+def seconds_or_unlimited(seconds: float | None) -> float | None:
+    """``seconds``, or None (no limit) from ``threading.TIMEOUT_MAX`` (about 292 years) up.
+
+    Python's timers and socket timeouts cannot wait longer (they raise OverflowError, in the
+    watchdog's thread where nobody sees it), and no download is waited for that long anyway.
+    """
+    if seconds is None or seconds >= threading.TIMEOUT_MAX:
+        return None
+    return seconds
 
 
 def download_file(
@@ -46,8 +60,9 @@ def download_file(
 
     The bytes go to a temporary file ``.<name>.<pid>.<random>.part`` in the destination's
     folder, which is renamed into place with :func:`os.replace` only once the transfer is
-    complete and verified. Temporary files that a killed download left for the same
-    destination (their process is gone) are removed first.
+    complete and verified. The download holds that file locked until then; temporary files
+    for the same destination that nobody holds locked (a killed download's) are removed
+    first, also those that earlier versions named ``.<name>.<8 characters>.part``.
 
     Parameters
     ----------
@@ -58,11 +73,12 @@ def download_file(
     md5 : str
         Expected MD5 hex digest of the whole file. Verification cannot be turned off.
     timeout : float, default 60
-        Seconds to wait for the connection or for each block of data.
+        Seconds to wait for the connection or for each block of data; from
+        ``threading.TIMEOUT_MAX`` (about 292 years) up, no limit.
     deadline : float or None, default 900
         Seconds the whole transfer may take, from connecting to the last byte; the
-        connection is cut when they pass, even in the middle of a read. ``None``: no limit
-        (``timeout`` still applies to each read).
+        connection is cut when they pass, even in the middle of a read. ``None``, or
+        ``threading.TIMEOUT_MAX`` and up: no limit (``timeout`` still applies to each read).
     max_bytes : int or None, default None
         Largest body accepted: a larger announced ``Content-Length`` is refused before
         anything is written, and a body without one is cut as soon as it passes this size.
@@ -82,14 +98,17 @@ def download_file(
         is not a positive number (``max_bytes``: a non-negative integer).
     DatasetError
         On an HTTP error, an unreachable server, a timeout, a passed deadline, a malformed
-        response, a body larger than ``max_bytes``, a transfer shorter than announced, a
-        checksum mismatch or a destination that cannot be written; the message names the
-        URL and what went wrong.
+        response or redirect, a body larger than ``max_bytes``, a transfer shorter than
+        announced, a checksum mismatch, a ``file://`` URL that is not a regular file or a
+        destination that cannot be written; the message names the URL and what went wrong.
     """
     destination = Path(destination)
-    timeout = check_real(timeout, "timeout", low=0, low_inclusive=False)
+    timeout_or_none = seconds_or_unlimited(
+        check_real(timeout, "timeout", low=0, low_inclusive=False)
+    )
     if deadline is not None:
         deadline = check_real(deadline, "deadline", low=0, low_inclusive=False)
+    deadline = seconds_or_unlimited(deadline)
     if max_bytes is not None:
         max_bytes = check_non_negative_int(max_bytes, "max_bytes")
     expected = md5.strip().lower() if isinstance(md5, str) else ""
@@ -98,34 +117,34 @@ def download_file(
     # Folders this call creates, deepest first: removed again if the download fails.
     created = [folder for folder in (destination.parent, *destination.parent.parents)
                if not folder.exists()]
-    remove_stale_temps(destination, _PART_SUFFIX)
-    # Same folder as the destination so that os.replace is a rename, hence atomic.
-    temp_path = temp_name(destination, _PART_SUFFIX)
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    # Names mkstemp gave the temp files of downloads before the process id was in them.
+    legacy = rf"\.{re.escape(destination.name)}\.[a-z0-9_]{{8}}{re.escape(_PART_SUFFIX)}"
+    remove_stale_temps(destination, _PART_SUFFIX, legacy=[legacy])
     try:
         destination.parent.mkdir(parents=True, exist_ok=True)
-        handle = os.open(temp_path, flags, 0o666)
+        # Same folder as the destination so that os.replace is a rename, hence atomic.
+        handle, temp_path = open_locked_temp(destination, _PART_SUFFIX)
     except OSError as error:
         _remove_empty(created)
         raise DatasetError(
             f"cannot download {url}: the folder {destination.parent} is not writable ({error})"
         ) from error
+    out = os.fdopen(handle, "wb")
     try:
-        with os.fdopen(handle, "wb") as out:
-            received, digest = _transfer(
-                url, out, timeout=timeout, deadline=deadline, max_bytes=max_bytes,
-                progress=progress,
-            )
+        received, digest = _transfer(
+            url, out, timeout=timeout_or_none, deadline=deadline, max_bytes=max_bytes,
+            progress=progress,
+        )
         if digest != expected:
             raise DatasetError(
                 f"checksum mismatch for {url}: expected MD5 {expected}, got {digest} "
                 f"({received} bytes); the download was discarded"
             )
-        os.replace(temp_path, destination)
+        commit_temp(out, temp_path, destination)     # renamed while still locked
     except BaseException as error:
         # Whatever went wrong, no partial or unverified file (nor an empty folder made for
         # it) may stay behind.
-        temp_path.unlink(missing_ok=True)
+        discard_temp(out, temp_path)
         _remove_empty(created)
         if isinstance(error, OSError):
             # Raised by the file system here, not by the network (handled in _transfer).
@@ -146,7 +165,7 @@ def _transfer(
     url: str,
     out: IO[bytes],
     *,
-    timeout: float,
+    timeout: float | None,
     deadline: float | None,
     max_bytes: int | None,
     progress: bool,
@@ -274,6 +293,7 @@ class _Watchdog:
     """
 
     def __init__(self, seconds: float | None) -> None:
+        seconds = seconds_or_unlimited(seconds)    # a longer Timer dies of OverflowError
         self.seconds = seconds
         self.passed = False
         self._end = None if seconds is None else time.monotonic() + seconds
@@ -284,11 +304,12 @@ class _Watchdog:
             self._timer.daemon = True
             self._timer.start()
 
-    def limit(self, timeout: float) -> float:
-        """``timeout``, or less if the deadline is nearer."""
+    def limit(self, timeout: float | None) -> float | None:
+        """``timeout`` (None: no limit), or less if the deadline is nearer."""
         if self._end is None:
             return timeout
-        return max(min(timeout, self._end - time.monotonic()), 1e-3)
+        left = self._end - time.monotonic()
+        return max(left if timeout is None else min(timeout, left), 1e-3)
 
     def watch(self, sock: Any) -> None:
         with self._lock:
@@ -342,10 +363,88 @@ def _opener(watchdog: _Watchdog) -> Any:
 
             return super().do_open(WatchedConnection, req, **kwargs)  # type: ignore[misc]
 
-    handlers: list[Any] = [type("HTTPHandler", (Watched, urllib.request.HTTPHandler), {})()]
+    class ClosingRedirectHandler(urllib.request.HTTPRedirectHandler):
+        # urllib leaves the redirect's answer (and its socket) open when the Location
+        # cannot be followed, e.g. "http://[::1" (ValueError while parsing it).
+        def http_error_302(self, req: Any, fp: Any, code: int, msg: str, headers: Any) -> Any:
+            try:
+                return super().http_error_302(req, fp, code, msg, headers)
+            except BaseException:
+                fp.close()
+                raise
+
+        http_error_301 = http_error_303 = http_error_307 = http_error_308 = http_error_302
+
+    class RegularFileHandler(urllib.request.FileHandler):
+        def open_local_file(self, req: Any) -> Any:
+            return _open_regular_file(req)
+
+    handlers: list[Any] = [
+        type("HTTPHandler", (Watched, urllib.request.HTTPHandler), {})(),
+        ClosingRedirectHandler(),
+        RegularFileHandler(),
+    ]
     if hasattr(urllib.request, "HTTPSHandler"):    # Python built without ssl has none
         handlers.append(type("HTTPSHandler", (Watched, urllib.request.HTTPSHandler), {})())
     return urllib.request.build_opener(*handlers)
+
+
+def _open_regular_file(req: Any) -> Any:
+    """The file of a ``file://`` request, opened for reading only if it is a regular file.
+
+    A FIFO blocks open() and every read, out of the deadline's reach (it cuts sockets); a
+    device such as /dev/zero never ends. The path is checked before opening, so that no
+    device is even opened, and again once opened without blocking (O_NONBLOCK), in case
+    another file was put under its name in between.
+    """
+    import email.message
+    import urllib.error
+    import urllib.request
+    import urllib.response
+
+    url = req.full_url
+    if req.host and req.host.lower() != "localhost":
+        raise urllib.error.URLError("a file:// URL may name no host other than localhost")
+    path = urllib.request.url2pathname(req.selector)
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+    try:
+        # URLError is an OSError: the checks stay out of this try, or it would wrap them.
+        info = os.stat(path)
+    except OSError as error:
+        raise urllib.error.URLError(error) from error
+    _check_regular(info)
+    try:
+        descriptor = os.open(path, flags)
+    except OSError as error:
+        raise urllib.error.URLError(error) from error
+    # Reading a regular file never blocks, O_NONBLOCK or not.
+    file = os.fdopen(descriptor, "rb")
+    try:
+        info = os.fstat(descriptor)
+        _check_regular(info)
+    except BaseException:
+        file.close()
+        raise
+    headers = email.message.Message()
+    headers["Content-Length"] = str(info.st_size)
+    return urllib.response.addinfourl(file, headers, url)
+
+
+def _check_regular(info: os.stat_result) -> None:
+    """URLError unless ``info`` is a regular file's (read by _transfer as the failure's reason)."""
+    import urllib.error
+
+    if stat.S_ISREG(info.st_mode):
+        return
+    kind = "a special file"
+    for test, name in [(stat.S_ISFIFO, "a FIFO"), (stat.S_ISDIR, "a folder"),
+                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+                       (stat.S_ISSOCK, "a socket")]:
+        if test(info.st_mode):
+            kind = name
+    raise urllib.error.URLError(
+        f"it is {kind}, not a regular file (only regular files are read from file:// URLs)"
+    )
 
 
 def _short(value: object, length: int = 80) -> str:

@@ -24,7 +24,12 @@ from typing import BinaryIO
 import numpy as np
 
 from scratchnn._validation import check_positive_int, check_real, describe
-from scratchnn.datasets._download import DEFAULT_DEADLINE, DEFAULT_TIMEOUT, download_file
+from scratchnn.datasets._download import (
+    DEFAULT_DEADLINE,
+    DEFAULT_TIMEOUT,
+    download_file,
+    seconds_or_unlimited,
+)
 from scratchnn.errors import DatasetError
 
 __all__ = [
@@ -129,13 +134,15 @@ def load_fashion_mnist(
     download : bool, default True
         Fetch missing files from ``base_url``; with ``False`` a missing file is an error.
     base_url : str, default the public release
-        Address of the folder holding the ``.gz`` files.
+        Address of the folder holding the ``.gz`` files (``http``, ``https``, or ``file``
+        naming a folder of regular files).
     timeout : float, default 60
-        Seconds to wait for the server to connect or send more data.
+        Seconds to wait for the server to connect or send more data; from
+        ``threading.TIMEOUT_MAX`` (about 292 years) up, no limit.
     deadline : float or None, default 900
         Seconds all the downloads of this call may take together (15 minutes: the 30 MB of
-        the four files at 35 kB/s); a slower or stalled server is cut off then. ``None``: no
-        limit, only ``timeout`` for each read.
+        the four files at 35 kB/s); a slower or stalled server is cut off then. ``None``, or
+        ``threading.TIMEOUT_MAX`` and up: no limit, only ``timeout`` for each read.
     progress : bool, default True
         Show a progress bar while downloading.
 
@@ -182,6 +189,8 @@ def _load_splits(
     timeout = check_real(timeout, "timeout", low=0, low_inclusive=False)
     if deadline is not None:
         deadline = check_real(deadline, "deadline", low=0, low_inclusive=False)
+    # From threading.TIMEOUT_MAX up, no limit: Python's timers cannot wait that long.
+    deadline = seconds_or_unlimited(deadline)
     folder = fashion_mnist_dir(path)
     files: dict[str, Path] = {}
     missing = []
