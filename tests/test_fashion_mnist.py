@@ -335,3 +335,13 @@ def test_a_plain_file_is_measured_before_it_is_read(tmp_path, monkeypatch):
                        r"\(3, 28, 28\), i\.e\. 2368 bytes, but the file holds 23536"):
         read_idx(path, magic=IMAGES)
     assert reads == [16]
+
+
+@pytest.mark.parametrize(("timeout", "deadline"), [(1e300, None), (60, 1e10), (1e10, 1e300)])
+def test_limits_beyond_what_python_can_wait_mean_no_limit(tmp_path, timeout, deadline):
+    # Were they passed on, a socket timeout of 1e300 raises OverflowError and a Timer of 1e10
+    # seconds dies of one in its thread; without a limit the refused connection is the error.
+    with pytest.raises(DatasetError, match=r"failed: \[Errno \d+\]"):
+        load_fashion_mnist(tmp_path, base_url=UNREACHABLE, timeout=timeout, deadline=deadline,
+                           progress=False)
+    assert list(tmp_path.iterdir()) == []
