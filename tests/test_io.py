@@ -236,19 +236,27 @@ def test_failed_save_keeps_the_old_file_and_removes_its_temp(tmp_path):
 
 
 @pytest.mark.skipif(os.name != "posix", reason="stale temp files are cleaned on POSIX only")
-def test_temp_files_of_dead_processes_are_cleaned_on_next_save(tmp_path):
+def test_temp_files_nobody_holds_are_cleaned_on_next_save(tmp_path):
+    fcntl = pytest.importorskip("fcntl")
     path = tmp_path / "m.snn"
-    # Above every system's largest process id (Linux's limit is 2**22): never alive. A real
-    # process that has exited could have its id reused by the time of the save.
+    # A writer holds a lock on its temp file until the rename: one nobody holds was left by
+    # a killed save, whatever process id its name carries (another PID namespace's, ours).
     dead = 2**22 + 1
     stale = tmp_path / f".m.snn.{dead}.0badc0de.scratchnn-tmp"
     stale.write_bytes(b"half a model")
-    alive = tmp_path / f".m.snn.{os.getpid()}.0badc0de.scratchnn-tmp"  # this process's own
+    ours = tmp_path / f".m.snn.{os.getpid()}.0badc0de.scratchnn-tmp"
+    ours.write_bytes(b"left by an earlier run with our pid")
+    alive = tmp_path / f".m.snn.{dead}.1badc0de.scratchnn-tmp"   # a save in progress elsewhere
     alive.write_bytes(b"being written")
     other = tmp_path / f".other.snn.{dead}.0badc0de.scratchnn-tmp"
     other.write_bytes(b"another file's")
-    write_file(path, HEADER, {"x": np.zeros(3)})
-    assert not stale.exists()
+    holder = os.open(alive, os.O_RDONLY)
+    fcntl.flock(holder, fcntl.LOCK_EX)
+    try:
+        write_file(path, HEADER, {"x": np.zeros(3)})
+    finally:
+        os.close(holder)
+    assert not stale.exists() and not ours.exists()
     assert alive.exists() and other.exists()
 
 
