@@ -120,7 +120,22 @@ def _checked_state(saved: Any, legacy: bool) -> dict[str, Any]:
         )
     fields = {**_STATE_FIELDS[name], **(_LEGACY_FIELDS if legacy else {})}
     rest = {key: value for key, value in saved.items() if key != "bit_generator"}
-    return {"bit_generator": name, **_checked_fields(rest, fields, name)}
+    state = {"bit_generator": name, **_checked_fields(rest, fields, name)}
+    _check_reachable(name, state["state"])
+    return state
+
+
+def _check_reachable(name: str, state: dict[str, Any]) -> None:
+    """Refuse states that are in range but that no seeding produces, and that draw only
+    zeros: PCG's increment is always odd, and an MT19937 key is never all zeros. A
+    generator stuck on zeros would give a Dropout that drops nothing, the same shuffle every
+    epoch, and ``Generator.integers`` would loop forever."""
+    if name in ("PCG64", "PCG64DXSM") and state["inc"] % 2 == 0:
+        raise ValueError(f"{name}.state.inc must be odd (as every seeding makes it); got "
+                         f"{state['inc']}")
+    if name == "MT19937" and not state["key"].any():
+        raise ValueError("MT19937.state.key must not be all zeros (no seeding gives it; such "
+                         "a generator draws only zeros)")
 
 
 def _checked_fields(saved: Any, fields: dict[str, Any], where: str) -> dict[str, Any]:
