@@ -45,7 +45,7 @@ def fresh_book_state():
     saved = (np.random.get_state(), book.book_random_state(), _random.default_generator())  # noqa: NPY002
     book.init()
     yield
-    numpy_state, book._book_random_state, _random._default_generator = saved
+    numpy_state, book._state.random_state, _random._default_generator = saved
     np.random.set_state(numpy_state)  # noqa: NPY002
 
 

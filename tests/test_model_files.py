@@ -17,10 +17,9 @@ import pytest
 
 import _crafted_files as crafted
 import scratchnn as snn
-from scratchnn import ModelFileError
+from scratchnn import ModelFileError, load_model
 from scratchnn.datasets import sine_data, spiral_data
 from scratchnn.io import (
-    load_model,
     load_parameters,
     read_file,
     save_model,

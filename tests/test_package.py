@@ -74,13 +74,13 @@ def test_import_loads_only_the_standard_library_and_scratchnn_core():
 def test_submodules_are_reachable_as_attributes():
     code = ("import scratchnn as snn\n"
             "print(snn.datasets.spiral_data.__name__, snn.plot.plot_history.__name__,\n"
-            "      snn.io.load_model.__name__, snn.book.init.__name__)\n"
+            "      snn.io.save_model.__name__, snn.book.init.__name__)\n"
             "print('datasets' in dir(snn))\n"
             "try:\n    snn.no_such_thing\nexcept AttributeError as error:\n    print(error)\n")
     completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                                check=True, cwd=ROOT)
     assert completed.stdout.splitlines() == [
-        "spiral_data plot_history load_model init",
+        "spiral_data plot_history save_model init",
         "True",
         "module 'scratchnn' has no attribute 'no_such_thing'",
     ]

@@ -33,6 +33,7 @@ from .losses import (
 from .metrics import Accuracy, CategoricalAccuracy, RegressionAccuracy
 from .model import Model, load_model
 from .optimizers import SGD, Adagrad, Adam, Optimizer, RMSprop
+from .registry import register_layer
 
 __all__ = [
     "ModelCheckpoint",
@@ -73,6 +74,7 @@ __all__ = [
     "TrainingDivergedError",
     "__version__",
     "gradcheck",
+    "register_layer",
     "seed",
 ]
 

@@ -13,6 +13,7 @@ import numpy as np
 from ._typing import Array
 from ._validation import as_float_input, check_dvalues, check_real
 from .layers.base import Layer
+from .registry import register_layer
 
 
 def _as_float(inputs: Array) -> Array:
@@ -20,6 +21,7 @@ def _as_float(inputs: Array) -> Array:
     return as_float_input(inputs, "inputs")
 
 
+@register_layer
 class ReLU(Layer):
     """``max(0, x)``; derivative 1 where ``x > 0``, else 0."""
 
@@ -37,6 +39,7 @@ class ReLU(Layer):
         return outputs
 
 
+@register_layer
 class LeakyReLU(Layer):
     """``x`` where ``x > 0``, else ``alpha * x``; derivative 1 or ``alpha``."""
 
@@ -69,6 +72,7 @@ class LeakyReLU(Layer):
         return {"alpha": self.alpha}
 
 
+@register_layer
 class Sigmoid(Layer):
     """``1 / (1 + exp(-x))``; derivative ``s * (1 - s)``, a function of the output alone.
 
@@ -93,6 +97,7 @@ class Sigmoid(Layer):
         return (outputs > 0.5).astype(np.int64)
 
 
+@register_layer
 class Tanh(Layer):
     """``tanh(x)``; derivative ``1 - tanh(x)**2``."""
 
@@ -110,6 +115,7 @@ class Tanh(Layer):
         return outputs
 
 
+@register_layer
 class Softmax(Layer):
     """``exp(x - max(x)) / sum(exp(x - max(x)))`` row by row.
 
@@ -147,6 +153,7 @@ class Softmax(Layer):
         return np.argmax(outputs, axis=1)
 
 
+@register_layer
 class Linear(Layer):
     """The identity, for regression outputs; derivative 1."""
 

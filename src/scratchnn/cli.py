@@ -362,7 +362,7 @@ def _guess_dataset(model: Any) -> str:
 
 def _load_model_file(path: str, make_one: str) -> Any:
     """``load_model(path)``; a missing file is named with the command that makes one."""
-    from .io import load_model
+    from .model import load_model
 
     try:
         return load_model(path)

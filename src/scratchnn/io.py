@@ -33,7 +33,7 @@ import re
 import stat
 import struct
 import sys
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, NoReturn
 
@@ -45,7 +45,7 @@ from ._typing import Array
 from ._validation import describe
 from ._version import __version__
 from .errors import ModelFileError
-from .model import library_class_name
+from .registry import library_class_name
 
 if TYPE_CHECKING:
     from .model import Model
@@ -81,22 +81,31 @@ _READ_CHUNK = 16 * 1024 * 1024  # an array is read and hashed this many bytes at
 def save_model(model: Model, path: PathLike) -> None:
     """Write ``model`` to ``path``: architecture, parameters, optimizer and random states.
 
-    Loading the file with :func:`load_model` and training on gives exactly the parameters that
-    training on without the save would have given. The save is atomic and refuses a model with
-    NaN or infinite parameters (ValueError naming the layer), so a diverged model never
-    overwrites a good file. An existing file keeps its permission bits.
+    Loading the file with :func:`scratchnn.load_model` and training on gives exactly the
+    parameters that training on without the save would have given. The save is atomic and
+    refuses a model with NaN or infinite parameters (ValueError naming the layer), so a
+    diverged model never overwrites a good file. An existing file keeps its permission bits.
     """
     _check_path(path)
     header, arrays = _model_contents(model)
     write_file(path, header, arrays)
 
 
-def load_model(path: PathLike) -> Model:
-    """Rebuild the model saved at ``path`` by :func:`save_model`, ready to predict or train on.
+@contextlib.contextmanager
+def open_model(path: PathLike) -> Iterator[StoredModel]:
+    """Open the whole-model file at ``path`` for :func:`scratchnn.load_model`.
 
-    Raises :class:`~scratchnn.errors.ModelFileError` (a ValueError) naming the file and the
-    problem for a damaged, foreign or unsafe file; FileNotFoundError for a missing one,
-    TypeError for a ``path`` that is not a file path.
+    The header is read and checked, and the Dense sizes of its architecture compared with
+    the stored arrays, before anything is built; the arrays are read by
+    :meth:`StoredModel.restore`. Whatever goes wrong inside the ``with`` block, building the
+    model included, becomes a :class:`~scratchnn.errors.ModelFileError` naming the file;
+    FileNotFoundError for a missing file, TypeError for a ``path`` that is not a file path.
+
+    io rebuilds no model itself (it does not import :mod:`scratchnn.model`)::
+
+        with open_model(path) as stored:
+            model = stored.build(Model.from_config)
+            stored.restore(model)
     """
     _check_path(path)
     with _loading(path), _open_for_reading(path) as file:
@@ -107,20 +116,52 @@ def load_model(path: PathLike) -> Model:
                 f"it holds only {header['content']}, not a whole model; build the model and "
                 "call scratchnn.io.load_parameters(model, path)",
             )
-        # Built from the header alone, then the parameters are read straight into the new
-        # model's own arrays: loading holds no second copy of them.
-        model = _build_model(path, header)
+        _check_dense_shapes(path, header)
+        yield StoredModel(path, file, header)
+
+
+class StoredModel:
+    """A model file opened by :func:`open_model`: header checked, arrays not yet read."""
+
+    def __init__(self, path: PathLike, file: IO[bytes], header: dict[str, Any]) -> None:
+        self.path = path
+        self.header = header
+        self._file = file
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """The architecture, as ``Model.get_config()`` gave it when saving."""
+        config: dict[str, Any] = self.header["config"]
+        return config
+
+    def build(self, from_config: Callable[..., Any]) -> Any:
+        """``from_config(config, rng=0)``; what it raises is refused as the file's fault.
+
+        The file supplies the parameters: the placeholders are drawn from a throwaway
+        generator so that loading leaves the library generator where the user had it.
+        """
+        try:
+            return from_config(self.config, rng=0)
+        except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as error:
+            _refuse(self.path, f"its architecture cannot be rebuilt: {error}")
+
+    def restore(self, model: Model) -> None:
+        """Read the arrays into ``model`` (built from :attr:`config`) and restore its state.
+
+        The parameters are read straight into the model's own arrays (no second copy), then
+        the optimizer's slots and counters, the random generators and the accuracy.
+        """
+        path, header = self.path, self.header
         layers = _trainable_layers(model)
         names = _matching_parameters(path, header, model, layers)
         into: dict[str, Array | None] = {name: None for name in _slot_names(header)}
         for layer, layer_names in zip(layers, names, strict=True):
             into.update(zip(layer_names, layer.parameters(), strict=True))
-        arrays = _read_arrays(path, file, header, into)
+        arrays = _read_arrays(path, self._file, header, into)
         _set_parameters(path, model, layers, names, arrays)
         _restore_optimizer(path, header, arrays, model, layers)
         _restore_random_states(path, header["random_state"], model)
         _restore_accuracy(path, header["accuracy"], model)
-    return model
 
 
 def save_parameters(model: Model, path: PathLike) -> None:
@@ -248,18 +289,6 @@ def _random_states(model: Model) -> dict[str, Any]:
     return {"model": generator_state(model.rng), "layers": dropout}
 
 
-def _build_model(path: PathLike, header: dict[str, Any]) -> Model:
-    from .model import Model
-
-    _check_dense_shapes(path, header)
-    try:
-        # The file supplies the parameters: draw the placeholders from a throwaway generator
-        # so that loading leaves the library generator where the user had it.
-        return Model.from_config(header["config"], rng=0)
-    except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as error:
-        _refuse(path, f"its architecture cannot be rebuilt: {error}")
-
-
 def _check_dense_shapes(path: PathLike, header: dict[str, Any]) -> None:
     """The architecture's Dense sizes must match the stored arrays, checked before building.
 
@@ -343,7 +372,8 @@ def _set_parameters(
                 where = f"trainable layer {index} ({type(layer).__name__})"
                 _refuse(path, f"{where}: array {name!r} holds NaN or infinite values")
         parameters.append([arrays[name] for name in layer_names])
-    # A no-op copy for arrays read into the model's own (load_model); a real one otherwise.
+    # A no-op copy for arrays read into the model's own (StoredModel.restore); a real one
+    # otherwise.
     model.set_parameters(parameters)
 
 

@@ -17,6 +17,7 @@ from ._typing import Array
 from ._validation import as_float_array, as_float_input, cast_float, plain_array
 from .activations import Softmax
 from .layers.base import Layer
+from .registry import register
 
 EPSILON = 1e-7
 
@@ -169,6 +170,7 @@ def _one_hot(labels: Array, width: int, dtype: Any) -> Array:
     return encoded
 
 
+@register("loss")
 class CategoricalCrossentropy(Loss):
     """``-log(p[true class])``; ``y_true`` integer labels (n,) or one-hot (n, classes).
 
@@ -204,6 +206,7 @@ class CategoricalCrossentropy(Loss):
         return self.dinputs
 
 
+@register("loss")
 class BinaryCrossentropy(Loss):
     """``-(y log p + (1 - y) log(1 - p))`` averaged over the outputs of each sample.
 
@@ -227,6 +230,7 @@ class BinaryCrossentropy(Loss):
         return self.dinputs
 
 
+@register("loss")
 class MeanSquaredError(Loss):
     """``mean((y - p)**2)`` over outputs; gradient ``-2 (y - p) / n_outputs / n_samples``."""
 
@@ -241,6 +245,7 @@ class MeanSquaredError(Loss):
         return self.dinputs
 
 
+@register("loss")
 class MeanAbsoluteError(Loss):
     """``mean(|y - p|)`` over outputs; gradient ``sign(p - y) / n_outputs / n_samples``.
 

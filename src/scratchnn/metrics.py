@@ -9,6 +9,7 @@ import numpy as np
 
 from ._typing import Array
 from ._validation import check_real
+from .registry import register
 
 
 class Accuracy:
@@ -56,6 +57,7 @@ class Accuracy:
         return f"{type(self).__name__}({args})"
 
 
+@register("accuracy")
 class CategoricalAccuracy(Accuracy):
     """Fraction of predicted classes equal to the labels (integer or one-hot).
 
@@ -77,6 +79,7 @@ class CategoricalAccuracy(Accuracy):
         return {"binary": self.binary} if self.binary else {}
 
 
+@register("accuracy")
 class RegressionAccuracy(Accuracy):
     """Fraction of predictions within ``precision`` of the target (default ``std(y) / 250``)."""
 

@@ -42,7 +42,7 @@ from ._validation import (
     describe,
     plain_array,
 )
-from .activations import LeakyReLU, Linear, ReLU, Sigmoid, Softmax, Tanh
+from .activations import Sigmoid, Softmax
 from .callbacks import Callback, History
 from .errors import TrainingDivergedError
 from .layers import Dense, Dropout, Layer
@@ -57,29 +57,10 @@ from .losses import (
     softmax_crossentropy_gradient,
 )
 from .metrics import Accuracy, CategoricalAccuracy, RegressionAccuracy
-from .optimizers import SGD, Adagrad, Adam, Optimizer, RMSprop
+from .optimizers import Optimizer
+from .registry import known_names, library_class_name, lookup, registered_class
 
-__all__ = ["Model", "load_model"]
-
-# The classes a model file may name (model files store class names, never code).
-_CLASSES: dict[str, dict[str, type]] = {
-    "layers": {c.__name__: c for c in (Dense, Dropout, ReLU, LeakyReLU, Sigmoid, Tanh,
-                                       Softmax, Linear)},
-    "loss": {c.__name__: c for c in (CategoricalCrossentropy, BinaryCrossentropy,
-                                     MeanSquaredError, MeanAbsoluteError)},
-    "optimizer": {c.__name__: c for c in (SGD, Adagrad, RMSprop, Adam)},
-    "accuracy": {c.__name__: c for c in (CategoricalAccuracy, RegressionAccuracy)},
-}
-
-
-def library_class_name(obj: Any) -> str:
-    """The name of the built-in class ``obj`` is (or specialises, like the book's classes)."""
-    for cls in type(obj).__mro__:
-        for known in _CLASSES.values():
-            if known.get(cls.__name__) is cls:
-                return cls.__name__
-    return type(obj).__name__
-
+__all__ = ["Model", "library_class_name", "load_model"]
 
 def _describe_layer(layer: Layer) -> str:
     if isinstance(layer, Dense):
@@ -814,15 +795,16 @@ class Model:
         def entry(kind: str, obj: Any) -> dict[str, Any] | None:
             if obj is None:
                 return None
-            # The library class a subclass (e.g. the book's Layer_Dense) specialises.
-            known = _CLASSES[kind]
-            for cls in type(obj).__mro__:
-                if known.get(cls.__name__) is cls:
-                    return {"class": cls.__name__, "config": obj.get_config()}
-            raise TypeError(
-                f"{type(obj).__name__} is not a built-in {kind} class, so it cannot be "
-                f"described for a model file; known: {', '.join(sorted(known))}"
-            )
+            # The registered class a subclass (e.g. the book's Layer_Dense) specialises.
+            cls = registered_class(kind, type(obj))
+            if cls is None:
+                hint = (" (decorate a layer class of your own with @scratchnn.register_layer)"
+                        if kind == "layers" else "")
+                raise TypeError(
+                    f"{type(obj).__name__} is not a registered {kind} class, so it cannot be "
+                    f"described for a model file{hint}; known: {', '.join(known_names(kind))}"
+                )
+            return {"class": cls.__name__, "config": obj.get_config()}
 
         return {
             "layers": [entry("layers", layer) for layer in self.layers],
@@ -844,17 +826,16 @@ class Model:
                 return None
             if not isinstance(entry, dict) or not isinstance(entry.get("config", {}), dict):
                 raise ValueError(f"config: malformed {kind} entry {entry!r}")
-            known = _CLASSES[kind]
             name = entry.get("class")
-            if name not in known:
-                raise ValueError(
-                    f"config: unknown {kind} class {name!r}; known: {', '.join(sorted(known))}"
-                )
-            options = dict(entry.get("config", {}))
-            if known[name] is Dense:
-                options["rng"] = generator
             try:
-                return known[name](**options)
+                known = lookup(kind, name)
+            except ValueError as error:
+                raise ValueError(f"config: {error}") from None
+            options = dict(entry.get("config", {}))
+            try:
+                if issubclass(known, Layer):   # every registered layer class is one
+                    return known.from_config(options, rng=generator)
+                return known(**options)
             except (TypeError, ValueError) as error:
                 raise ValueError(f"config: cannot build {name}: {error}") from None
 
@@ -912,14 +893,23 @@ class Model:
 
 
 def load_model(path: str | os.PathLike[str]) -> Model:
-    """Load a model saved with :meth:`Model.save` (see :func:`scratchnn.io.load_model`).
+    """Rebuild the model saved at ``path`` by :meth:`Model.save`, ready to predict or train on.
+
+    :mod:`scratchnn.io` reads and checks the file; the architecture is rebuilt here with
+    :meth:`Model.from_config` (only registered classes, see :func:`scratchnn.register_layer`)
+    and io restores the parameters, optimizer state, generators and accuracy into it.
 
     Raises :class:`~scratchnn.ModelFileError` (a ValueError) naming the file and the problem
-    for a damaged, foreign or unsafe file; loading never runs code from the file.
+    for a damaged, foreign or unsafe file, or one naming an unregistered class;
+    FileNotFoundError for a missing one, TypeError for a ``path`` that is not a file path.
+    Loading never runs code from the file.
     """
-    from .io import load_model as _load_model  # the file format loads only when used
+    from .io import open_model  # the file format loads only when used
 
-    return _load_model(path)
+    with open_model(path) as stored:
+        model = stored.build(Model.from_config)
+        stored.restore(model)
+    return model
 
 
 # -- helpers ---------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ import numpy as np
 from ._typing import Array
 from ._validation import check_real, describe
 from .layers.base import Layer
+from .registry import register
 
 
 class Optimizer:
@@ -120,6 +121,7 @@ class Optimizer:
         return f"{type(self).__name__}({args})"
 
 
+@register("optimizer")
 class SGD(Optimizer):
     """Stochastic gradient descent, with optional momentum.
 
@@ -146,6 +148,7 @@ class SGD(Optimizer):
         return {**super().get_config(), "momentum": self.momentum}
 
 
+@register("optimizer")
 class Adagrad(Optimizer):
     """Per-parameter rates: ``cache += dw**2``; ``w -= lr * dw / (sqrt(cache) + eps)``."""
 
@@ -164,6 +167,7 @@ class Adagrad(Optimizer):
         return {**super().get_config(), "epsilon": self.epsilon}
 
 
+@register("optimizer")
 class RMSprop(Optimizer):
     """``cache = rho * cache + (1 - rho) * dw**2``; ``w -= lr * dw / (sqrt(cache) + eps)``."""
 
@@ -189,6 +193,7 @@ class RMSprop(Optimizer):
         return {**super().get_config(), "epsilon": self.epsilon, "rho": self.rho}
 
 
+@register("optimizer")
 class Adam(Optimizer):
     """Momentum plus RMSprop caches, both bias-corrected (t = iterations + 1)::
 

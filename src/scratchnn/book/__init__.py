@@ -36,7 +36,11 @@ from ..losses import (
 )
 from ..metrics import CategoricalAccuracy, RegressionAccuracy
 from ..model import Model as _Model
+from ..model import load_model as _load_model
 from ..optimizers import SGD, Adagrad, Adam, RMSprop
+from ..registry import registered_class
+from . import _state
+from .datasets import sine_data, spiral_data, vertical_data
 
 __all__ = [
     "Accuracy_Categorical",
@@ -64,9 +68,6 @@ __all__ = [
     "vertical_data",
 ]
 
-_book_random_state: np.random.RandomState | None = None
-
-
 def init(seed: int = 0, *, numpy_global: bool = True) -> None:
     """What ``nnfs.init()`` does for randomness: the book's weights, masks and datasets.
 
@@ -91,7 +92,6 @@ def init(seed: int = 0, *, numpy_global: bool = True) -> None:
     >>> bool(np.allclose(layer.weights, 0.01 * np.random.RandomState(0).randn(2, 3)))
     True
     """
-    global _book_random_state
     from .._validation import check_non_negative_int
 
     seed = check_non_negative_int(seed, "seed")
@@ -102,15 +102,15 @@ def init(seed: int = 0, *, numpy_global: bool = True) -> None:
     if numpy_global:
         np.random.seed(seed)  # noqa: NPY002 - what nnfs.init() does, and why init() is called
         # The RandomState behind np.random.randn, np.random.shuffle, ...
-        _book_random_state = np.random.mtrand._rand
+        _state.random_state = np.random.mtrand._rand
     else:
-        _book_random_state = np.random.RandomState(seed)
+        _state.random_state = np.random.RandomState(seed)
     _random.seed(seed)
 
 
 def book_random_state() -> np.random.RandomState | None:
     """The generator :func:`init` created (``None`` before ``init()``)."""
-    return _book_random_state
+    return _state.random_state
 
 
 class Layer_Input(Layer):
@@ -154,7 +154,7 @@ class Layer_Dense(Dense):
             weight_regularizer_l2=weight_regularizer_l2,
             bias_regularizer_l1=bias_regularizer_l1,
             bias_regularizer_l2=bias_regularizer_l2,
-            rng=_book_random_state,
+            rng=_state.random_state,
         )
 
     def get_parameters(self) -> tuple[Any, Any]:
@@ -190,7 +190,7 @@ class Layer_Dropout(Dropout):
     """
 
     def __init__(self, rate: float) -> None:
-        super().__init__(rate, rng=_book_random_state)
+        super().__init__(rate, rng=_state.random_state)
 
     def forward(self, inputs: Any, training: bool = True) -> Any:
         return super().forward(inputs, training)
@@ -435,9 +435,7 @@ class Model(_Model):
     @staticmethod
     def load(path: str | os.PathLike[str]) -> Model:
         """Load a model saved with :meth:`save`."""
-        from ..io import load_model
-
-        loaded = load_model(path)
+        loaded = _load_model(path)
         model = Model.__new__(Model)
         model.__dict__.update(loaded.__dict__)
         # The book's classes again (they add methods, not state): a loaded Layer_Dense has
@@ -450,24 +448,18 @@ class Model(_Model):
         return model
 
 
-_BOOK_CLASSES: dict[type, type] = {
-    Dense: Layer_Dense,
-    Dropout: Layer_Dropout,
-    ReLU: Activation_ReLU,
-    Softmax: Activation_Softmax,
-    Sigmoid: Activation_Sigmoid,
-    Linear: Activation_Linear,
-    CategoricalCrossentropy: Loss_CategoricalCrossentropy,
-    BinaryCrossentropy: Loss_BinaryCrossentropy,
-    MeanSquaredError: Loss_MeanSquaredError,
-    MeanAbsoluteError: Loss_MeanAbsoluteError,
-    SGD: Optimizer_SGD,
-    Adagrad: Optimizer_Adagrad,
-    RMSprop: Optimizer_RMSprop,
-    Adam: Optimizer_Adam,
-    CategoricalAccuracy: Accuracy_Categorical,
-    RegressionAccuracy: Accuracy_Regression,
+# The book's class for each registered library class it specialises (a model file names the
+# library's classes: the book's are not registered, so they are saved under those names).
+_BOOK_CLASSES: dict[type | None, type] = {
+    registered_class(kind, book_class): book_class
+    for kind, book_classes in [
+        ("layers", (Layer_Dense, Layer_Dropout, Activation_ReLU, Activation_Softmax,
+                    Activation_Sigmoid, Activation_Linear)),
+        ("loss", (Loss_CategoricalCrossentropy, Loss_BinaryCrossentropy, Loss_MeanSquaredError,
+                  Loss_MeanAbsoluteError)),
+        ("optimizer", (Optimizer_SGD, Optimizer_Adagrad, Optimizer_RMSprop, Optimizer_Adam)),
+        ("accuracy", (Accuracy_Categorical, Accuracy_Regression)),
+    ]
+    for book_class in book_classes
 }
 
-# Last: the datasets module imports this one (for the book's RandomState).
-from .datasets import sine_data, spiral_data, vertical_data  # noqa: E402

@@ -11,20 +11,17 @@ from __future__ import annotations
 from typing import Any
 
 from ..datasets import generated
+from . import _state
 
 
 def spiral_data(samples: int, classes: int) -> tuple[Any, Any]:
     """``samples`` points per class on ``classes`` interleaved spirals: X (n, 2), y (n,)."""
-    from . import book_random_state
-
-    return generated.spiral_data(samples, classes, rng=book_random_state())
+    return generated.spiral_data(samples, classes, rng=_state.random_state)
 
 
 def vertical_data(samples: int, classes: int) -> tuple[Any, Any]:
     """``classes`` vertical clusters of ``samples`` points: X (n, 2), y (n,)."""
-    from . import book_random_state
-
-    return generated.vertical_data(samples, classes, rng=book_random_state())
+    return generated.vertical_data(samples, classes, rng=_state.random_state)
 
 
 def sine_data(samples: int = 1000) -> tuple[Any, Any]:

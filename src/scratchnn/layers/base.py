@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .._typing import Array
+
+if TYPE_CHECKING:
+    from .._random import RandomLike
+
+L = TypeVar("L", bound="Layer")
 
 
 class Layer:
@@ -43,6 +48,15 @@ class Layer:
     def get_config(self) -> dict[str, Any]:
         """Constructor arguments that rebuild this layer (used by model files)."""
         return {}
+
+    @classmethod
+    def from_config(cls: type[L], config: dict[str, Any], *, rng: RandomLike = None) -> L:
+        """The layer :meth:`get_config` describes: ``cls(**config)``.
+
+        ``rng`` is where a layer with random initial parameters draws them from (see
+        :meth:`Dense.from_config <scratchnn.Dense.from_config>`); others ignore it.
+        """
+        return cls(**config)
 
     @property
     def trainable(self) -> bool:

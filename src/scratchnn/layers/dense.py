@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -16,7 +16,10 @@ from .._validation import (
     check_real,
     shape_hint,
 )
+from ..registry import register_layer
 from .base import Layer
+
+D = TypeVar("D", bound="Dense")
 
 _PENALTIES = (
     "weight_regularizer_l1",
@@ -26,6 +29,7 @@ _PENALTIES = (
 )
 
 
+@register_layer
 class Dense(Layer):
     """Fully connected layer: ``output = inputs @ weights + biases``.
 
@@ -165,6 +169,11 @@ class Dense(Layer):
         if self.dtype != np.float32:
             config["dtype"] = self.dtype.name
         return config
+
+    @classmethod
+    def from_config(cls: type[D], config: dict[str, Any], *, rng: RandomLike = None) -> D:
+        """A Dense shaped as ``config`` says, its initial weights drawn from ``rng``."""
+        return cls(**{**config, "rng": rng})
 
     def _check_inputs(self, inputs: Array) -> Array:
         if not (type(inputs) is np.ndarray and inputs.dtype == self.dtype):

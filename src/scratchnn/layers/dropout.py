@@ -10,9 +10,11 @@ from .. import _random
 from .._random import RandomLike, check_random_state
 from .._typing import Array
 from .._validation import as_float_input, check_dvalues, check_real
+from ..registry import register_layer
 from .base import Layer
 
 
+@register_layer
 class Dropout(Layer):
     """Drop a fraction ``rate`` of the values and scale the rest by ``1 / (1 - rate)``.
 

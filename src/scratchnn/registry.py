@@ -1,0 +1,151 @@
+"""The classes a model file may name: each registers itself under its own class name.
+
+A model file stores class names, never code. Loading one builds only classes registered
+here, so a file can name nothing else: no module is imported and no attribute looked up from
+a string in a file. The library's layers, losses, optimizers and accuracies register where
+they are defined; a layer written in your own code becomes savable and loadable with
+:func:`register_layer` (as Keras's ``register_keras_serializable``):
+
+>>> import numpy as np
+>>> import scratchnn as snn
+>>> @snn.register_layer
+... class Double(snn.Layer):
+...     def forward(self, inputs, training=False):
+...         self.output = 2 * inputs
+...         return self.output
+...     def backward(self, dvalues):
+...         self.dinputs = 2 * dvalues
+...         return self.dinputs
+>>> lookup("layers", "Double") is Double
+True
+
+Its ``get_config()`` is saved in the file and ``Double.from_config(config)`` rebuilds it;
+the class must be registered (its module imported) before a file naming it is loaded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+__all__ = [
+    "known_names",
+    "library_class_name",
+    "lookup",
+    "register",
+    "register_layer",
+    "registered_class",
+]
+
+T = TypeVar("T", bound=type)
+
+# kind (the model file's section) -> {class name: class}
+_REGISTRIES: dict[str, dict[str, type]] = {
+    "layers": {},
+    "loss": {},
+    "optimizer": {},
+    "accuracy": {},
+}
+
+
+def register_layer(cls: T) -> T:
+    """Class decorator: make the :class:`~scratchnn.Layer` subclass ``cls`` savable by name.
+
+    The layer is stored as its class name and ``get_config()``; loading calls
+    ``cls.from_config(config)`` (by default ``cls(**config)``). Registering the same class
+    again is harmless, and so is running its definition again (a notebook cell, a module
+    reload: same module, same qualified name), which replaces the old one. A different class
+    under a name already taken is refused (ValueError naming both): rename one of them.
+    """
+    # Imported here: scratchnn.layers registers its classes through this module.
+    from .layers.base import Layer
+
+    if not (isinstance(cls, type) and issubclass(cls, Layer)):
+        raise TypeError(
+            f"register_layer takes a subclass of scratchnn.Layer; got {_describe_class(cls)}"
+        )
+    _add("layers", cls)
+    return cls
+
+
+def register(kind: str) -> Callable[[T], T]:
+    """Class decorator registering a library class of ``kind`` (loss, optimizer, accuracy)."""
+    _known(kind)
+
+    def decorator(cls: T) -> T:
+        _add(kind, cls)
+        return cls
+
+    return decorator
+
+
+def lookup(kind: str, name: Any) -> type:
+    """The class registered as ``name`` for ``kind``; ValueError listing the known names."""
+    known = _known(kind)
+    if isinstance(name, str) and name in known:
+        return known[name]
+    hint = ""
+    if kind == "layers":
+        hint = (
+            "; a layer class of your own must be decorated with @scratchnn.register_layer "
+            "(its module imported) before loading"
+        )
+    raise ValueError(
+        f"unknown {kind} class {name!r}{hint}; known: {', '.join(sorted(known))}"
+    )
+
+
+def registered_class(kind: str, cls: type) -> type | None:
+    """The first class of ``cls.__mro__`` registered for ``kind``, or None.
+
+    The book's ``Layer_Dense`` is not registered itself: it is saved as the ``Dense`` it
+    specialises.
+    """
+    known = _known(kind)
+    for ancestor in cls.__mro__:
+        if known.get(ancestor.__name__) is ancestor:
+            return ancestor
+    return None
+
+
+def library_class_name(obj: Any) -> str:
+    """The name of the registered class ``obj`` is or specialises (else its own class name)."""
+    for kind in _REGISTRIES:
+        cls = registered_class(kind, type(obj))
+        if cls is not None:
+            return cls.__name__
+    return type(obj).__name__
+
+
+def known_names(kind: str) -> list[str]:
+    """The names registered for ``kind``, sorted."""
+    return sorted(_known(kind))
+
+
+def _known(kind: str) -> dict[str, type]:
+    if kind not in _REGISTRIES:
+        raise ValueError(f"unknown kind {kind!r}; known: {', '.join(_REGISTRIES)}")
+    return _REGISTRIES[kind]
+
+
+def _add(kind: str, cls: type) -> None:
+    known = _known(kind)
+    name = cls.__name__
+    taken = known.get(name)
+    if taken is not None and taken is not cls and _full_name(taken) != _full_name(cls):
+        raise ValueError(
+            f"cannot register {_full_name(cls)} as the {kind} class {name!r}: "
+            f"{_full_name(taken)} is registered under that name (a model file names classes "
+            "by name alone); give your class another name"
+        )
+    known[name] = cls
+
+
+def _full_name(cls: type) -> str:
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def _describe_class(value: Any) -> str:
+    if isinstance(value, type):
+        return f"the class {_full_name(value)}, which is not a Layer"
+    return f"{type(value).__name__} {value!r:.60}, not a class"
