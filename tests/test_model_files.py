@@ -791,7 +791,7 @@ def test_an_impossible_shape_is_refused(tmp_path, saved_headers):
     refused(tmp_path, saved_headers, "sgd_binary", change, "impossible shape")
 
 
-@pytest.mark.parametrize("iterations", [10**400, 2**53 + 1, -1, 1.0, True])
+@pytest.mark.parametrize("iterations", [10**400, 2**63, -1, 1.0, True])
 def test_impossible_iteration_counts_are_refused(tmp_path, saved_headers, iterations):
     def change(header, data):
         header["optimizer"]["iterations"] = iterations
@@ -800,14 +800,20 @@ def test_impossible_iteration_counts_are_refused(tmp_path, saved_headers, iterat
 
 def test_the_largest_iteration_count_still_trains(tmp_path, saved_headers):
     def change(header, data):
-        header["optimizer"]["iterations"] = 2**53
+        header["optimizer"]["iterations"] = 2**63 - 2
     model = load_changed(tmp_path, saved_headers, "adam_classifier", change)
     X, y = crafted.training_data(model)
     model.fit(X, y, epochs=1, verbose=0)
-    assert model.optimizer.iterations > 2**53
+    assert model.optimizer.iterations == 2**63 - 1
+    model.save(tmp_path / "resaved.snn")          # what saving writes, loading reads
+    assert snn.load_model(tmp_path / "resaved.snn").optimizer.iterations == 2**63 - 1
+    model.fit(X, y, epochs=1, verbose=0)
+    with pytest.raises(ValueError, match="iteration count .* outside 0..2"):
+        model.save(tmp_path / "beyond.snn")
+    assert not (tmp_path / "beyond.snn").exists()
 
 
-@pytest.mark.parametrize("rate", [0.0, -1.0, crafted.Raw("1e400"), crafted.Raw("NaN"), 1, "1"])
+@pytest.mark.parametrize("rate", [-1.0, -0.5, crafted.Raw("1e400"), crafted.Raw("NaN"), 1, "1"])
 def test_impossible_learning_rates_are_refused(tmp_path, saved_headers, rate):
     def change(header, data):
         header["optimizer"]["current_learning_rate"] = rate
@@ -949,3 +955,73 @@ def test_loading_holds_about_the_memory_of_the_arrays(tmp_path):
     assert load_peak < 1.05 * max(held, build_peak) + 2**20
     assert held < 1.4 * arrays_size   # parameters + gradients + slots: 4 of the 3 stored
     assert params_equal(loaded, model)
+
+
+def test_a_rate_that_decayed_to_zero_saves_and_loads(tmp_path):
+    # A huge decay underflows the rate to 0.0: a state training makes, so a file may hold it.
+    X, y = crafted.training_data(crafted.adam_classifier())
+    model = crafted.adam_classifier()
+    model.optimizer.decay = 1e308
+    model.fit(X, y, epochs=3, verbose=0)     # full batch: the third step's rate is 0.0
+    assert model.optimizer.current_learning_rate == 0.0
+    model.save(tmp_path / "zero-rate.snn")
+    assert snn.load_model(tmp_path / "zero-rate.snn").optimizer.current_learning_rate == 0.0
+
+
+# ---------------------------------------------------------------------------- a reviewer's finds
+
+
+def test_blanking_strings_takes_one_pass_even_when_a_string_never_ends():
+    from scratchnn.io import _JSON_STRING
+
+    # An unterminated string runs to the end in one match, so the scan is linear; a pattern
+    # that needs the closing quote retried from every escaped quote (200 kB took 3 minutes).
+    text = b'"' + b'\\"' * 10_000
+    assert [m.span() for m in _JSON_STRING.finditer(text)] == [(0, len(text))]
+    assert [m.span() for m in _JSON_STRING.finditer(b'"ab" "c')] == [(0, 4), (5, 7)]
+
+
+def test_a_header_of_unterminated_strings_is_refused(tmp_path):
+    body = b'{"a":"' + b'\\"' * 100_000          # 200 kB, never closed: not valid JSON
+    write_raw_bytes_header(tmp_path / "quotes.snn", body)
+    with pytest.raises(ModelFileError, match="not valid JSON"):
+        load_model(tmp_path / "quotes.snn")
+
+
+def write_raw_bytes_header(target: Path, header_bytes: bytes) -> None:
+    from scratchnn.io import _PREFIX, ALIGNMENT, FORMAT_VERSION, MAGIC
+
+    prefix = _PREFIX.pack(
+        MAGIC, FORMAT_VERSION, len(header_bytes), hashlib.sha256(header_bytes).digest()
+    )
+    padding = b"\0" * (-(len(prefix) + len(header_bytes)) % ALIGNMENT)
+    target.write_bytes(prefix + header_bytes + padding)
+
+
+def test_a_header_of_countless_containers_is_refused_before_parsing(tmp_path, saved_headers):
+    # 200,001 empty objects are 600 kB of text but ~13 MB of Python objects once parsed.
+    def change(header, data):
+        header["junk"] = [{} for _ in range(200_001)]
+    refused(tmp_path, saved_headers, "sgd_binary", change, "more than 200,000 JSON objects")
+
+
+def test_arrays_that_nothing_uses_are_refused(tmp_path, saved_headers):
+    def change(header, data):
+        entry = dict(header["arrays"][0], name="spare", offset=header["data_bytes"])
+        entry["offset"] = -(-header["data_bytes"] // 64) * 64
+        padding = b"\0" * (entry["offset"] - len(data))
+        header["arrays"].append(entry)
+        raw = data[header["arrays"][0]["offset"]:][: entry["nbytes"]]
+        header["data_bytes"] = entry["offset"] + entry["nbytes"]
+        return data + padding + raw
+    refused(tmp_path, saved_headers, "sgd_binary", change, "1 of its arrays are used by no")
+
+
+def test_text_from_the_file_is_escaped_in_messages(tmp_path, saved_headers):
+    def change(header, data):
+        header["parameters"][0]["class"] = "\x1b[2J\x1b[31mDense\ud800"
+    with pytest.raises(ModelFileError) as info:
+        load_changed(tmp_path, saved_headers, "sgd_binary", change)
+    message = str(info.value)
+    assert "\x1b" not in message and "\\x1b[2J" in message and "\\ud800" in message
+    message.encode("utf-8")                          # printable: no lone surrogate left

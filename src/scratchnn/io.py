@@ -66,9 +66,14 @@ _MAX_HEADER_BYTES = 16 * 1024 * 1024
 _MAX_NESTING = 64
 _MAX_DIMENSIONS = 64            # NumPy's own limit on an array's number of dimensions
 _MAX_ARRAY_BYTES = 2**62        # NumPy refuses arrays larger than its signed 64-bit sizes
-# Above 2**53 an iteration count is no longer exact as a float (the decay and Adam's bias
-# correction compute with it); 10**400 would overflow there at the first step.
-_MAX_ITERATIONS = 2**53
+# The decay and Adam's bias correction compute with the iteration count as a float: 10**400
+# would overflow there at the first step. Saving refuses what loading would (no run gets
+# near 2**63 steps).
+_MAX_ITERATIONS = 2**63 - 1
+# JSON containers a header may hold. Parsing costs far more memory than the text (an empty
+# object is 3 bytes of text and ~64 bytes of Python); a real header holds a few per array
+# and per layer (a thousand layers with Adam and their own generators: under 20,000).
+_MAX_CONTAINERS = 200_000
 # Optimizer slots that hold running sums of squared gradients: never negative (a negative
 # one would give sqrt(cache) of NaN at the first step).
 _NON_NEGATIVE_SLOTS = frozenset({"cache"})
@@ -116,6 +121,7 @@ def open_model(path: PathLike) -> Iterator[StoredModel]:
                 f"it holds only {header['content']}, not a whole model; build the model and "
                 "call scratchnn.io.load_parameters(model, path)",
             )
+        _refuse_unused_arrays(path, header)
         _check_dense_shapes(path, header)
         yield StoredModel(path, file, header)
 
@@ -186,6 +192,7 @@ def load_parameters(model: Model, path: PathLike) -> None:
     layers = _trainable_layers(model)
     with _loading(path), _open_for_reading(path) as file:
         header = _read_header(path, file)
+        _refuse_unused_arrays(path, header)
         names = _matching_parameters(path, header, model, layers)
         wanted: dict[str, Array | None] = {name: None for group in names for name in group}
         arrays = _read_arrays(path, file, header, wanted)
@@ -260,6 +267,11 @@ def _model_contents(model: Model) -> tuple[dict[str, Any], dict[str, Array]]:
                     names[slot_name] = name
                 per_parameter.append(names)
             slots_entry.append(per_parameter)
+        if not 0 <= int(optimizer.iterations) <= _MAX_ITERATIONS:
+            raise ValueError(  # never write a file that loading would refuse
+                f"refusing to save: the optimizer's iteration count {optimizer.iterations} is "
+                "outside 0..2**63 - 1"
+            )
         header["optimizer"] = {
             "class": library_class_name(optimizer),
             "iterations": int(optimizer.iterations),
@@ -531,6 +543,11 @@ def write_file(path: PathLike, header: dict[str, Any], arrays: Mapping[str, Arra
             f"cannot save {str(given)!r}: its header would be {len(header_bytes)} bytes, more "
             f"than the {_MAX_HEADER_BYTES} a model file may hold"
         )
+    if _count_containers(header_bytes) > _MAX_CONTAINERS:
+        raise ValueError(
+            f"cannot save {str(given)!r}: its header would hold more than {_MAX_CONTAINERS:,} "
+            "JSON objects and lists, more than a model file may hold"
+        )
     prefix = _PREFIX.pack(
         MAGIC, FORMAT_VERSION, len(header_bytes), hashlib.sha256(header_bytes).digest()
     )
@@ -667,6 +684,9 @@ def _read_header(path: PathLike, file: IO[bytes]) -> dict[str, Any]:
         _refuse(path, f"the file is truncated or damaged (header of {header_length} bytes)")
     if hashlib.sha256(header_bytes).digest() != header_hash:
         _refuse(path, "its header is damaged (sha256 mismatch)")
+    if _count_containers(header_bytes) > _MAX_CONTAINERS:
+        _refuse(path, f"its header holds more than {_MAX_CONTAINERS:,} JSON objects and lists "
+                "(damaged or hostile)")
     if _nesting_depth(header_bytes) > _MAX_NESTING:
         _refuse(path, f"its header nests more than {_MAX_NESTING} levels deep (damaged or hostile)")
     try:
@@ -823,18 +843,33 @@ def _check_contents(header: dict[str, Any], names: set[str]) -> None:
         raise ValueError("an array is named by two parameters or optimizer slots")
 
 
+def _refuse_unused_arrays(path: PathLike, header: dict[str, Any]) -> None:
+    """A model or parameters file holds only arrays its parameters and optimizer slots use:
+    any other would only cost memory and time to read (100,000 tiny ones took 350 MB)."""
+    used = {name for entry in header["parameters"] for name in entry["arrays"]}
+    optimizer = header.get("optimizer")
+    if optimizer is not None:
+        used |= {name for layer in optimizer["slots"] for slots in layer
+                 for name in slots.values()}
+    unused = len(header["arrays"]) - len(used)
+    if unused:
+        _refuse(path, f"{unused} of its arrays are used by no parameter or optimizer slot")
+
+
 def _check_optimizer_entry(optimizer: Any, names: set[str]) -> None:
     _require(isinstance(optimizer, dict) and isinstance(optimizer["class"], str),
              "the optimizer entry needs a class name")
     iterations = optimizer["iterations"]
     if not (_is_count(iterations) and iterations <= _MAX_ITERATIONS):
         raise ValueError(
-            f"the iteration count must be an integer from 0 to 2**53; got {describe(iterations)}"
+            f"the iteration count must be an integer from 0 to 2**63 - 1; got "
+            f"{describe(iterations)}"
         )
     rate = optimizer["current_learning_rate"]
-    if not (type(rate) is float and math.isfinite(rate) and rate > 0):
+    # 0.0 is a rate that decayed until it underflowed (a huge decay): a state training makes.
+    if not (type(rate) is float and math.isfinite(rate) and rate >= 0):
         raise ValueError(
-            f"the current learning rate must be a positive finite float; got {describe(rate)}"
+            f"the current learning rate must be a finite float >= 0; got {describe(rate)}"
         )
     _require(isinstance(optimizer["slots"], list), "the optimizer's slots is not a list")
     for per_parameter in optimizer["slots"]:
@@ -881,7 +916,16 @@ def _nesting_depth(text: bytes) -> int:
     return deepest
 
 
-_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+def _count_containers(text: bytes) -> int:
+    """How many JSON objects and lists ``text`` holds (strings blanked first)."""
+    blanked = _JSON_STRING.sub(b'""', text)
+    return blanked.count(b"[") + blanked.count(b"{")
+
+
+# A string, or an unterminated one running to the end: every match ends where the next
+# search starts, so blanking takes linear time (without the end-of-text branch, each of a
+# run of unmatched quotes scanned to the end: a 200 kB header took three minutes).
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*(?:"|\Z)', re.DOTALL)
 
 
 def _require(condition: bool, problem: str) -> None:
@@ -925,7 +969,18 @@ def _aligned(offset: int) -> int:
 
 
 def _refuse(path: PathLike, problem: str, cause: BaseException | None = None) -> NoReturn:
-    raise ModelFileError(f"cannot load {os.fspath(path)!r}: {problem}") from cause
+    raise ModelFileError(f"cannot load {os.fspath(path)!r}: {_printable(problem)}") from cause
+
+
+def _printable(text: str) -> str:
+    """``text`` with every character that is not printable escaped as Python writes it.
+
+    Messages quote what a file holds (a class name, a key): raw, an escape sequence could
+    clear or recolour the terminal, and a lone surrogate makes ``print(error)`` itself fail.
+    """
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 # --------------------------------------------------------------------------- atomic writes
@@ -933,3 +988,14 @@ def _refuse(path: PathLike, problem: str, cause: BaseException | None = None) ->
 def _atomic_write(target: Path, chunks: Iterable[bytes | memoryview]) -> None:
     """Write ``chunks`` to ``target`` atomically (see :func:`scratchnn._files.atomic_write`)."""
     atomic_write(target, chunks, _TEMP_SUFFIX, action="save")
+
+
+def __getattr__(name: str) -> Any:
+    if name == "load_model":
+        # It builds a Model, which io does not import (model.py imports io): the one loader
+        # is scratchnn.load_model.
+        raise AttributeError(
+            "scratchnn.io.load_model moved: use scratchnn.load_model(path) (it is also "
+            "scratchnn.model.load_model)"
+        )
+    raise AttributeError(f"module 'scratchnn.io' has no attribute {name!r}")

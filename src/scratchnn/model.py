@@ -302,7 +302,7 @@ class Model:
                 candidate = np.asarray(y)
             except (ValueError, TypeError):
                 candidate = None
-            if candidate is not None and candidate.dtype.kind in "iub":
+            if candidate is not None and candidate.ndim and candidate.dtype.kind in "iub":
                 y = candidate
         if isinstance(y, np.ndarray) and y.dtype.kind in "fiub":
             array = y
