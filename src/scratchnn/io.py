@@ -543,7 +543,7 @@ def write_file(path: PathLike, header: dict[str, Any], arrays: Mapping[str, Arra
             f"cannot save {str(given)!r}: its header would be {len(header_bytes)} bytes, more "
             f"than the {_MAX_HEADER_BYTES} a model file may hold"
         )
-    if _count_containers(header_bytes) > _MAX_CONTAINERS:
+    if _count_containers(_brackets(header_bytes)) > _MAX_CONTAINERS:
         raise ValueError(
             f"cannot save {str(given)!r}: its header would hold more than {_MAX_CONTAINERS:,} "
             "JSON objects and lists, more than a model file may hold"
@@ -684,10 +684,11 @@ def _read_header(path: PathLike, file: IO[bytes]) -> dict[str, Any]:
         _refuse(path, f"the file is truncated or damaged (header of {header_length} bytes)")
     if hashlib.sha256(header_bytes).digest() != header_hash:
         _refuse(path, "its header is damaged (sha256 mismatch)")
-    if _count_containers(header_bytes) > _MAX_CONTAINERS:
+    brackets = _brackets(header_bytes)      # strings blanked once, for both counts
+    if _count_containers(brackets) > _MAX_CONTAINERS:
         _refuse(path, f"its header holds more than {_MAX_CONTAINERS:,} JSON objects and lists "
                 "(damaged or hostile)")
-    if _nesting_depth(header_bytes) > _MAX_NESTING:
+    if _nesting_depth(brackets) > _MAX_NESTING:
         _refuse(path, f"its header nests more than {_MAX_NESTING} levels deep (damaged or hostile)")
     try:
         header = json.loads(
@@ -899,13 +900,20 @@ def _table(header: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {entry["name"]: entry for entry in header["arrays"]}
 
 
-def _nesting_depth(text: bytes) -> int:
-    """How deep JSON ``text`` nests its lists and objects, found without recursion.
+def _brackets(text: bytes) -> bytes:
+    """The ``[]{}`` of JSON ``text`` in order, strings blanked first (a ``[`` inside a name
+    does not count): what the container count and the nesting depth are read from."""
+    return re.sub(rb"[^\[\]{}]", b"", _JSON_STRING.sub(b'""', text))
 
-    Strings are blanked first (a ``[`` inside a name does not count); the count stops as soon
-    as it passes the limit.
-    """
-    brackets = re.sub(rb"[^\[\]{}]", b"", _JSON_STRING.sub(b'""', text))
+
+def _count_containers(brackets: bytes) -> int:
+    """How many JSON objects and lists hold the :func:`_brackets` ``brackets``."""
+    return brackets.count(b"[") + brackets.count(b"{")
+
+
+def _nesting_depth(brackets: bytes) -> int:
+    """How deep the :func:`_brackets` ``brackets`` nest, found without recursion; the count
+    stops as soon as it passes the limit."""
     depth = deepest = 0
     for byte in brackets:
         depth += 1 if byte in b"[{" else -1
@@ -914,12 +922,6 @@ def _nesting_depth(text: bytes) -> int:
             if deepest > _MAX_NESTING:
                 break
     return deepest
-
-
-def _count_containers(text: bytes) -> int:
-    """How many JSON objects and lists ``text`` holds (strings blanked first)."""
-    blanked = _JSON_STRING.sub(b'""', text)
-    return blanked.count(b"[") + blanked.count(b"{")
 
 
 # A string, or an unterminated one running to the end: every match ends where the next
