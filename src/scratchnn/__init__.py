@@ -21,7 +21,7 @@ from .callbacks import (
 )
 from .errors import DatasetError, ModelFileError, ScratchnnError, TrainingDivergedError
 from .gradcheck import GradcheckResult, gradcheck
-from .layers import Dense, Dropout, Layer
+from .layers import Dense, Dropout, Flatten, Layer
 from .losses import (
     BinaryCrossentropy,
     CategoricalCrossentropy,
@@ -54,6 +54,7 @@ __all__ = [
     "DatasetError",
     "Dense",
     "Dropout",
+    "Flatten",
     "GradcheckResult",
     "Layer",
     "LeakyReLU",

@@ -80,6 +80,8 @@ class Sigmoid(Layer):
     ``e = exp(-|x|) <= 1``, so ``exp`` never overflows.
     """
 
+    produces = "binary_probabilities"
+
     def forward(self, inputs: Array, training: bool = False) -> Array:
         self.inputs = _as_float(inputs)
         with np.errstate(under="ignore"):  # exp(-|x|) rounding to 0 for large |x| is intended
@@ -122,7 +124,12 @@ class Softmax(Layer):
     Subtracting the row maximum changes nothing mathematically and keeps ``exp`` <= 1.
     Backward uses the Jacobian ``diag(s) - s s^T`` without building it:
     ``dinputs = s * (dvalues - sum(dvalues * s))`` per row.
+
+    Ending a model trained with :class:`~scratchnn.CategoricalCrossentropy`, the two
+    gradients collapse into ``(softmax - one_hot) / n_samples`` (:meth:`backward_from_loss`).
     """
+
+    produces = "class_probabilities"
 
     def forward(self, inputs: Array, training: bool = False) -> Array:
         inputs = _as_float(inputs)
@@ -148,9 +155,40 @@ class Softmax(Layer):
         self.dinputs = s * (dvalues - (dvalues * s).sum(axis=1, keepdims=True))
         return self.dinputs
 
+    def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
+        """Samples of logits ``(n_classes,)`` give as many probabilities."""
+        shape = tuple(input_shape)
+        if len(shape) != 1 or shape[0] == 0:
+            hint = "; put Flatten() before it" if len(shape) > 1 else ""
+            raise ValueError(
+                f"Softmax takes samples that are one row of logits, shaped (n_classes,); it "
+                f"would get samples shaped {shape}{hint}"
+            )
+        return shape
+
+    def backward_from_loss(self, loss: Any, y_true: Array) -> Array | None:
+        """``(softmax - one_hot(y_true)) / n_samples`` for a loss that declares
+        ``pairs_with_softmax`` (the categorical cross-entropy); ``y_true`` are class ids."""
+        if getattr(loss, "pairs_with_softmax", False) and y_true.ndim == 1:
+            return softmax_crossentropy_gradient(self.output, y_true)
+        return None
+
     def predictions(self, outputs: Array) -> Array:
         """The most probable class of each row."""
         return np.argmax(outputs, axis=1)
+
+
+def softmax_crossentropy_gradient(probabilities: Array, labels: Array) -> Array:
+    """``(probabilities - one_hot(labels)) / n_samples``, unchecked (the Model's hot path).
+
+    The chain rule through Softmax and the cross-entropy's mean collapses to this: one
+    subtraction instead of a Jacobian per sample. ``labels`` are class ids, already
+    validated by the caller.
+    """
+    gradient = probabilities.copy()
+    gradient[np.arange(len(gradient)), labels] -= 1
+    gradient /= len(gradient)
+    return gradient
 
 
 @register_layer

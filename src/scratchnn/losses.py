@@ -15,15 +15,28 @@ import numpy as np
 
 from ._typing import Array
 from ._validation import as_float_array, as_float_input, cast_float, plain_array
-from .activations import Softmax
+from .activations import Softmax, softmax_crossentropy_gradient
 from .layers.base import Layer
+from .metrics import Accuracy, CategoricalAccuracy, RegressionAccuracy
 from .registry import register
 
 EPSILON = 1e-7
 
 
 class Loss:
-    """Base class: mean, accumulation over batches and regularisation."""
+    """Base class: mean, accumulation over batches and regularisation.
+
+    Two class attributes tell a model what the loss needs, without the model knowing its
+    type: :attr:`expects` (what the last layer must produce, compared with that layer's
+    ``produces``) and :attr:`pairs_with_softmax` (whether a Softmax before it may take the
+    fused gradient, see :meth:`Softmax.backward_from_loss <scratchnn.Softmax.backward_from_loss>`).
+    """
+
+    #: What the predictions must be: "class_probabilities" (a Softmax last),
+    #: "binary_probabilities" (a Sigmoid last) or None (anything).
+    expects: str | None = None
+    #: True when d(loss)/d(logits) through a Softmax is ``(softmax - one_hot) / n_samples``.
+    pairs_with_softmax: bool = False
 
     def __init__(self) -> None:
         self.trainable_layers: list[Layer] = []
@@ -68,6 +81,11 @@ class Loss:
     def new_pass(self) -> None:
         self.accumulated_sum = 0.0
         self.accumulated_count = 0
+
+    def default_accuracy(self) -> Accuracy:
+        """The accuracy a model uses with this loss when neither the user nor the last layer
+        chose one: class ids compared, or within a precision for regression losses."""
+        return CategoricalAccuracy()
 
     def get_config(self) -> dict[str, Any]:
         return {}
@@ -181,6 +199,9 @@ class CategoricalCrossentropy(Loss):
     0 there). A Model with Softmax last uses the fused gradient ``p - y`` instead, unclipped.
     """
 
+    expects = "class_probabilities"
+    pairs_with_softmax = True
+
     def forward(self, y_pred: Array, y_true: Array) -> Array:
         y_pred = _check_predictions(y_pred)
         y_true = _check_classes(y_true, y_pred)
@@ -214,6 +235,11 @@ class BinaryCrossentropy(Loss):
     ``p`` clipped to [1e-7, 1 - 1e-7] as in the book (not zeroed where the clip bites).
     """
 
+    expects = "binary_probabilities"
+
+    def default_accuracy(self) -> Accuracy:
+        return CategoricalAccuracy(binary=True)
+
     def forward(self, y_pred: Array, y_true: Array) -> Array:
         y_pred = _check_predictions(y_pred)
         y_true = _check_values(y_true, y_pred)
@@ -234,6 +260,9 @@ class BinaryCrossentropy(Loss):
 class MeanSquaredError(Loss):
     """``mean((y - p)**2)`` over outputs; gradient ``-2 (y - p) / n_outputs / n_samples``."""
 
+    def default_accuracy(self) -> Accuracy:
+        return RegressionAccuracy()
+
     def forward(self, y_pred: Array, y_true: Array) -> Array:
         y_pred = _check_predictions(y_pred)
         return np.mean((_check_values(y_true, y_pred) - y_pred) ** 2, axis=-1)
@@ -252,6 +281,9 @@ class MeanAbsoluteError(Loss):
     (The book writes ``sign(y - p)``, which points the wrong way; the gradient check here
     confirms ``sign(p - y)``.)
     """
+
+    def default_accuracy(self) -> Accuracy:
+        return RegressionAccuracy()
 
     def forward(self, y_pred: Array, y_true: Array) -> Array:
         y_pred = _check_predictions(y_pred)
@@ -290,12 +322,3 @@ class SoftmaxCategoricalCrossentropy:
         return self.dinputs
 
 
-def softmax_crossentropy_gradient(probabilities: Array, labels: Array) -> Array:
-    """``(probabilities - one_hot(labels)) / n_samples``, unchecked (the Model's hot path).
-
-    ``labels`` are class ids, already validated by the caller.
-    """
-    gradient = probabilities.copy()
-    gradient[np.arange(len(gradient)), labels] -= 1
-    gradient /= len(gradient)
-    return gradient

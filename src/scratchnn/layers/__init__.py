@@ -1,7 +1,8 @@
-"""Layers with parameters or randomness: :class:`Dense` and :class:`Dropout`."""
+"""Layers with parameters, randomness or a change of shape, and the protocol they follow."""
 
 from .base import Layer
 from .dense import Dense
 from .dropout import Dropout
+from .flatten import Flatten
 
-__all__ = ["Dense", "Dropout", "Layer"]
+__all__ = ["Dense", "Dropout", "Flatten", "Layer"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any, TypeVar
 
 import numpy as np
@@ -60,6 +61,9 @@ class Dense(Layer):
     (2, 3)
     """
 
+    parameter_names = ("weights", "biases")
+    gradient_names = ("dweights", "dbiases")
+
     def __init__(
         self,
         n_inputs: int,
@@ -106,8 +110,6 @@ class Dense(Layer):
         self.biases: Array = np.zeros((1, self.n_neurons), dtype=self.dtype)
         self.dweights: Array = _allocate(self.n_inputs, self.n_neurons, self.dtype, "dweights")
         self.dbiases: Array = np.zeros_like(self.biases)
-        # The model turns this off for its first layer: nobody needs d(loss)/d(X).
-        self.needs_dinputs = True
 
     def forward(self, inputs: Array, training: bool = False) -> Array:
         """``inputs`` (n_samples, n_inputs) -> ``output`` (n_samples, n_neurons)."""
@@ -119,8 +121,10 @@ class Dense(Layer):
     def backward(self, dvalues: Array) -> Array:
         """Gradients of the loss w.r.t. weights, biases and inputs, regularisation included."""
         dvalues = check_dvalues(self, dvalues)
-        self.dweights = self.inputs.T @ dvalues       # d(loss)/d(weights)
-        self.dbiases = dvalues.sum(axis=0, keepdims=True)
+        # Written into the gradient arrays (out=), which a model may keep as views of one
+        # buffer for its optimizer; the same numbers as ``self.dweights = inputs.T @ dvalues``.
+        self.dweights = _into(self.dweights, self.inputs.T, dvalues)   # d(loss)/d(weights)
+        self.dbiases = _sum_into(self.dbiases, dvalues)
         if self.weight_regularizer_l1 > 0:
             self.dweights += self.weight_regularizer_l1 * _sign(self.weights)
         if self.weight_regularizer_l2 > 0:
@@ -137,12 +141,6 @@ class Dense(Layer):
             self.dinputs = np.empty((0, self.n_inputs), dtype=self.dtype)
         return self.dinputs
 
-    def parameters(self) -> list[Array]:
-        return [self.weights, self.biases]
-
-    def gradients(self) -> list[Array]:
-        return [self.dweights, self.dbiases]
-
     def regularization_loss(self) -> float:
         """``l1 * sum|w| + l2 * sum(w**2)`` for weights and biases."""
         loss = 0.0
@@ -155,6 +153,32 @@ class Dense(Layer):
         if self.bias_regularizer_l2 > 0:
             loss += self.bias_regularizer_l2 * float((self.biases * self.biases).sum())
         return loss
+
+    def expected_input_shape(self) -> tuple[int, ...]:
+        return (self.n_inputs,)
+
+    def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
+        """``(n_inputs,)`` -> ``(n_neurons,)``; any other sample shape is refused."""
+        if tuple(input_shape) != (self.n_inputs,):
+            shape = tuple(input_shape)
+            hint = (f"put Flatten() before it (its samples hold {math.prod(shape)} values)"
+                    if len(shape) > 1 else
+                    f"make the layer before it give {self.n_inputs} features")
+            raise ValueError(
+                f"{self.describe()} takes samples of {self.n_inputs} features, shaped "
+                f"({self.n_inputs},); it would get samples shaped {shape}: {hint}"
+            )
+        return (self.n_neurons,)
+
+    @classmethod
+    def array_shapes(cls, config: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+        """``weights`` (n_inputs, n_neurons) and ``biases`` (1, n_neurons)."""
+        n_inputs = check_positive_int(config.get("n_inputs"), "n_inputs")
+        n_neurons = check_positive_int(config.get("n_neurons"), "n_neurons")
+        return {"weights": (n_inputs, n_neurons), "biases": (1, n_neurons)}
+
+    def describe(self) -> str:
+        return f"Dense({self.n_inputs}, {self.n_neurons})"
 
     def get_config(self) -> dict[str, Any]:
         config: dict[str, Any] = {"n_inputs": self.n_inputs, "n_neurons": self.n_neurons}
@@ -231,6 +255,20 @@ def _allocate(n_inputs: int, n_neurons: int, dtype: np.dtype, what: str) -> Arra
 
 
 _DRAW_BLOCK = 1 << 20   # float64 draws held at once while initialising (8 MB)
+
+
+def _into(gradient: Array, left: Array, right: Array) -> Array:
+    """``left @ right`` written into ``gradient`` when it has the shape and dtype for it."""
+    if gradient.shape == (left.shape[0], right.shape[1]) and gradient.dtype == right.dtype:
+        return np.matmul(left, right, out=gradient)
+    return left @ right
+
+
+def _sum_into(gradient: Array, dvalues: Array) -> Array:
+    """``dvalues.sum(axis=0, keepdims=True)`` written into ``gradient`` when it fits."""
+    if gradient.shape == (1, dvalues.shape[1]) and gradient.dtype == dvalues.dtype:
+        return np.sum(dvalues, axis=0, keepdims=True, out=gradient)
+    return dvalues.sum(axis=0, keepdims=True)
 
 
 def _sign(values: Array) -> Array:
