@@ -106,8 +106,11 @@ def test_fused_softmax_cross_entropy_equals_the_unfused_chain(spiral):
     chain = spiral_model(dtype=np.float64, optimizer=snn.SGD(learning_rate=0.5))
     fused.finalize()
     chain.finalize()
-    assert fused._fused
-    chain._fused = False  # Softmax.backward(CategoricalCrossentropy.backward(...))
+    y_ids = np.asarray(y, dtype=np.intp)
+    fused.forward(X[:4])
+    assert fused.layers[-1].backward_from_loss(fused.loss, y_ids[:4]) is not None
+    # Without the shortcut: Softmax.backward(CategoricalCrossentropy.backward(...)).
+    chain.layers[-1].backward_from_loss = lambda loss, y_true: None
     for model in (fused, chain):
         model.fit(X, y, epochs=5, batch_size=40, shuffle=False, verbose=0)
     start = spiral_model(dtype=np.float64).get_parameters()
@@ -484,7 +487,7 @@ def _last_copy(before_step):
     ``before_step[i]`` is the state before update i; the failing step is the last one (its
     update never ran), so the last update was ``len(before_step) - 2``.
     """
-    every = snn.model._Backup.EVERY
+    every = snn.training._Backup.EVERY
     assert every == 8
     return every * ((len(before_step) - 2) // every)
 
@@ -1065,7 +1068,7 @@ def test_the_resume_advice_uses_the_numbers_given(spiral, epochs, initial_epoch,
 
 
 def test_the_progress_bar_shows_running_means_over_the_epoch(spiral, monkeypatch):
-    from scratchnn import model as model_module
+    from scratchnn import training as model_module
 
     X, y = spiral
     shown = {}

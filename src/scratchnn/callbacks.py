@@ -41,9 +41,15 @@ class Callback:
     """Base class: every hook does nothing until overridden."""
 
     model: Model
+    #: What the run is, set by ``fit`` before ``on_train_begin``: ``epochs``, ``steps``
+    #: (per epoch), ``batch_size`` and ``samples`` (training samples per epoch).
+    params: dict[str, Any] = {}
 
     def set_model(self, model: Model) -> None:
         self.model = model
+
+    def set_params(self, params: dict[str, Any]) -> None:
+        self.params = params
 
     def on_train_begin(self, logs: Logs | None = None) -> None:
         """Before the first epoch."""

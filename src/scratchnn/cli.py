@@ -25,7 +25,7 @@ from ._version import __version__
 from .callbacks import Callback
 from .datasets._download import DEFAULT_DEADLINE
 from .errors import DatasetError
-from .model import format_epoch_line  # fit(verbose=2)'s line: one format for both
+from .training import format_epoch_line  # fit(verbose=2)'s line: one format for both
 
 DATASETS = ("spiral", "vertical", "sine", "fashion-mnist")
 OPTIMIZERS = ("adam", "sgd", "adagrad", "rmsprop")

@@ -22,6 +22,9 @@ from .registry import register
 
 EPSILON = 1e-7
 
+# The library's layer that produces what a loss expects (for messages).
+_PRODUCERS = {"class_probabilities": "Softmax", "binary_probabilities": "Sigmoid"}
+
 
 class Loss:
     """Base class: mean, accumulation over batches and regularisation.
@@ -81,6 +84,16 @@ class Loss:
     def new_pass(self) -> None:
         self.accumulated_sum = 0.0
         self.accumulated_count = 0
+
+    def check_last_layer(self, layer: Layer) -> None:
+        """Refuse a last layer that does not produce what this loss :attr:`expects`."""
+        if self.expects is None or layer.produces == self.expects:
+            return
+        needed = _PRODUCERS.get(self.expects, self.expects)
+        raise ValueError(
+            f"{type(self).__name__} needs probabilities, so the model must end with {needed}(); "
+            f"it ends with {layer.describe()}. Add model.add({needed}()) after the last Dense"
+        )
 
     def default_accuracy(self) -> Accuracy:
         """The accuracy a model uses with this loss when neither the user nor the last layer

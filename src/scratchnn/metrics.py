@@ -134,3 +134,14 @@ def _check_same_shape(predictions: Array, y: Array) -> None:
             f"predictions and y must describe the same samples: predictions have shape "
             f"{predictions.shape} but y (after reading one-hot rows as labels) has {y.shape}"
         )
+
+
+def accuracy_for_outputs(produces: str | None) -> Accuracy | None:
+    """The accuracy for a last layer that ``produces`` probabilities (see
+    :attr:`Layer.produces <scratchnn.Layer.produces>`): class ids compared for
+    "class_probabilities", 0/1 answers for "binary_probabilities"; None otherwise."""
+    if produces == "class_probabilities":
+        return CategoricalAccuracy()
+    if produces == "binary_probabilities":
+        return CategoricalAccuracy(binary=True)
+    return None

@@ -301,15 +301,18 @@ class Model(_Model):
         """Also make the book's ``input_layer`` and ``softmax_classifier_output``."""
         super().finalize()
         self.input_layer = Layer_Input()
+        fused = isinstance(self.layers[-1], Softmax) and getattr(
+            self.loss, "pairs_with_softmax", False)
         self.softmax_classifier_output = (
-            Activation_Softmax_Loss_CategoricalCrossentropy() if self._fused else None
+            Activation_Softmax_Loss_CategoricalCrossentropy() if fused else None
         )
 
-    def forward(self, X: Any, training: bool) -> Any:
+    def forward(self, X: Any, training: bool = False) -> Any:
         """The book's ``forward``: every layer in turn; returns the last layer's output."""
-        self._ensure_finalized()
+        if not self.finalized:
+            self.finalize()
         self.input_layer.forward(X, training)
-        return self._forward(X, training)
+        return super().forward(X, training)
 
     def backward(self, output: Any, y: Any) -> None:
         """The book's ``backward``: the loss's gradient back through every layer.
@@ -317,13 +320,16 @@ class Model(_Model):
         With Softmax last and categorical cross-entropy, the fused gradient is used and the
         Softmax layer's ``dinputs`` set from it, as the book does.
         """
-        self._ensure_finalized()
-        self._require(optimizer=False)
-        assert self.loss is not None
+        if not self.finalized:
+            self.finalize()
         if self.softmax_classifier_output is not None:
-            self._backward_from(self.softmax_classifier_output.backward(output, y), fused=True)
-        else:
-            self._backward_from(self.loss.backward(output, y), fused=False)
+            # The book's combined object checks the targets and takes one-hot rows too;
+            # the library's step then starts from the same gradient, through Softmax's
+            # backward_from_loss.
+            self.softmax_classifier_output.backward(output, y)
+            if np.ndim(y) == 2:
+                y = np.argmax(y, axis=1)
+        super().backward(output, y)
 
     def train(
         self,
@@ -355,7 +361,7 @@ class Model(_Model):
         class BookPrinter(Callback):
             def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
                 print(f"epoch: {epoch + 1}")
-                self.steps = model._steps_per_epoch
+                self.steps = self.params["steps"]
 
             def on_batch_end(self, batch: int, logs: Any = None) -> None:
                 if batch % print_every and batch != self.steps - 1:
@@ -414,8 +420,9 @@ class Model(_Model):
 
         if validation_data is not None:
             # Checked before training, as fit checks it.
-            self._ensure_finalized()
-            X_val, y_val = self._check_validation_data(validation_data)
+            X_val, y_val = validation_data
+            X_val = self.check_inputs(X_val, "validation_data[0] (X_val)")
+            y_val = self.check_targets(y_val, len(X_val), "validation_data[1] (y_val)")
         self.fit(X, y, epochs=epochs, batch_size=None, shuffle=False, verbose=0,
                  callbacks=[Chapter18Printer()])
         if validation_data is not None:
