@@ -18,7 +18,7 @@ import pytest
 from scratchnn import ModelFileError
 from scratchnn.io import ALIGNMENT, FORMAT_VERSION, MAGIC, read_file, write_file
 
-HEADER = {"content": "parameters", "parameters": []}
+HEADER = {"content": "parameters", "parameters": [], "state": []}
 
 
 def sample_arrays() -> dict[str, np.ndarray]:
@@ -54,7 +54,7 @@ def test_layout_is_the_documented_one(tmp_path):
     data = path.read_bytes()
     magic, version, header_length, header_hash = struct.unpack_from("<8sIQ32s", data)
     assert magic == MAGIC == b"\x89SNN\r\n\x1a\n"
-    assert version == FORMAT_VERSION == 1
+    assert version == FORMAT_VERSION == 2
     header_bytes = data[52 : 52 + header_length]
     assert hashlib.sha256(header_bytes).digest() == header_hash
     header = json.loads(header_bytes)
@@ -121,7 +121,7 @@ def test_object_dtype_inside_a_valid_container_is_refused(tmp_path):
     }
     header_bytes = json.dumps(header).encode()
     digest = hashlib.sha256(header_bytes).digest()
-    prefix = struct.pack("<8sIQ32s", MAGIC, 1, len(header_bytes), digest)
+    prefix = struct.pack("<8sIQ32s", MAGIC, FORMAT_VERSION, len(header_bytes), digest)
     start = -(-(len(prefix) + len(header_bytes)) // ALIGNMENT) * ALIGNMENT
     blob = prefix + header_bytes
     path = tmp_path / "m.snn"
@@ -159,7 +159,8 @@ def test_newer_format_version_is_refused_with_advice(tmp_path):
     data = bytearray(path.read_bytes())
     struct.pack_into("<I", data, 8, FORMAT_VERSION + 1)
     path.write_bytes(bytes(data))
-    with pytest.raises(ModelFileError, match="format version is 2.*upgrade"):
+    with pytest.raises(ModelFileError, match="format version is 3.*reads versions 1 and 2.*"
+                                             "upgrade"):
         read_file(path)
 
 

@@ -6,17 +6,21 @@ A file is a fixed 52-byte prefix, a JSON header and raw little-endian arrays::
     | sha256 of the header | header (UTF-8 JSON) | zero padding | arrays, each 64-byte aligned
 
 The header lists every array (name, dtype, shape, offset, size, sha256) and holds what is
-not an array: the architecture (``model.get_config()``), the optimizer's iteration count and
-learning rate, the random generators' states. Every byte is covered by a checksum or must be
-zero, so a damaged file is refused with :class:`~scratchnn.errors.ModelFileError` instead of
-loading as a quietly different model. Only float32 and float64 arrays are accepted: there is
-no pickle anywhere, so a file cannot carry code. ``docs/model-file-format.md`` gives the
-byte-level layout and the versioning policy.
+not an array: the architecture (``model.get_config()``), which arrays are each layer's
+parameters and non-trainable state (``layer.state()``, e.g. a running mean), the optimizer's
+iteration count and learning rate, the random generators' states. Every byte is covered by a
+checksum or must be zero, so a damaged file is refused with
+:class:`~scratchnn.errors.ModelFileError` instead of loading as a quietly different model.
+Only float32 and float64 arrays are accepted: there is no pickle anywhere, so a file cannot
+carry code. ``docs/model-file-format.md`` gives the byte-level layout and the versioning
+policy (this scratchnn writes version 2 and reads versions 1 and 2).
 
 A file is untrusted input in every field: the header's size and nesting depth are bounded,
 every value has its type and range checked before NumPy or the model sees it (NumPy trusts
-a generator state it is given), and the file is read in pieces, each array straight into
-its own buffer, so loading needs about the memory of the model's arrays.
+a generator state it is given), every layer's arrays are compared with the shapes its class
+declares from the file's config (``array_shapes``) before anything is built, and the file is
+read in pieces, each array straight into its own buffer, so loading needs about the memory of
+the model's arrays.
 
 Saves are atomic: the file is written to a temporary file in the same folder, flushed to disk
 and then renamed over the target, so a crash mid-save leaves the previous file intact.
@@ -28,6 +32,7 @@ import contextlib
 import hashlib
 import json
 import math
+import operator
 import os
 import re
 import stat
@@ -45,7 +50,8 @@ from ._typing import Array
 from ._validation import describe
 from ._version import __version__
 from .errors import ModelFileError
-from .registry import library_class_name
+from .layers.base import Layer
+from .registry import library_class_name, lookup
 
 if TYPE_CHECKING:
     from .model import Model
@@ -53,7 +59,10 @@ if TYPE_CHECKING:
 PathLike = str | os.PathLike[str]
 
 MAGIC = b"\x89SNN\r\n\x1a\n"   # like PNG's: a high byte, then line endings a transfer would mangle
-FORMAT_VERSION = 1
+# Version 2 added the layers' non-trainable state (the header's "state"); a version-1 file
+# is read as one without state. This scratchnn writes version 2 and reads both.
+FORMAT_VERSION = 2
+READ_VERSIONS = (1, 2)
 ALIGNMENT = 64                  # arrays start on 64-byte boundaries (ready for memory mapping)
 _PREFIX = struct.Struct("<8sIQ32s")   # magic, format version, header length, sha256(header)
 _DTYPES: dict[str, np.dtype[Any]] = {"float32": np.dtype("<f4"), "float64": np.dtype("<f8")}
@@ -100,8 +109,9 @@ def save_model(model: Model, path: PathLike) -> None:
 def open_model(path: PathLike) -> Iterator[StoredModel]:
     """Open the whole-model file at ``path`` for :func:`scratchnn.load_model`.
 
-    The header is read and checked, and the Dense sizes of its architecture compared with
-    the stored arrays, before anything is built; the arrays are read by
+    The header is read and checked, and every layer of its architecture compared with the
+    stored arrays (the shapes its registered class declares from the file's config with
+    ``array_shapes``), before anything is built; the arrays are read by
     :meth:`StoredModel.restore`. Whatever goes wrong inside the ``with`` block, building the
     model included, becomes a :class:`~scratchnn.errors.ModelFileError` naming the file;
     FileNotFoundError for a missing file, TypeError for a ``path`` that is not a file path.
@@ -122,7 +132,7 @@ def open_model(path: PathLike) -> Iterator[StoredModel]:
                 "call scratchnn.io.load_parameters(model, path)",
             )
         _refuse_unused_arrays(path, header)
-        _check_dense_shapes(path, header)
+        _check_array_shapes(path, header)
         yield StoredModel(path, file, header)
 
 
@@ -154,38 +164,49 @@ class StoredModel:
     def restore(self, model: Model) -> None:
         """Read the arrays into ``model`` (built from :attr:`config`) and restore its state.
 
-        The parameters are read straight into the model's own arrays (no second copy), then
-        the optimizer's slots and counters, the random generators and the accuracy.
+        The parameters and the layers' state are read straight into the model's own arrays
+        (no second copy), then the optimizer's slots and counters, the random generators and
+        the accuracy.
         """
         path, header = self.path, self.header
         layers = _trainable_layers(model)
         names = _matching_parameters(path, header, model, layers)
+        state = _matching_state(path, header, model)
         into: dict[str, Array | None] = {name: None for name in _slot_names(header)}
         for layer, layer_names in zip(layers, names, strict=True):
             into.update(zip(layer_names, layer.parameters(), strict=True))
+        into.update((name, target) for name, target, _ in state)
         arrays = _read_arrays(path, self._file, header, into)
-        _set_parameters(path, model, layers, names, arrays)
+        _set_arrays(path, model, layers, names, state, arrays)
         _restore_optimizer(path, header, arrays, model, layers)
         _restore_random_states(path, header["random_state"], model)
         _restore_accuracy(path, header["accuracy"], model)
 
 
 def save_parameters(model: Model, path: PathLike) -> None:
-    """Write only the trainable parameters of ``model`` (same format, same safety)."""
+    """Write the trainable parameters of ``model`` and its layers' non-trainable state
+    (running means and the like), nothing else (same format, same safety)."""
     _check_path(path)
     layers = _trainable_layers(model)
     _check_finite_parameters(layers)
     arrays: dict[str, Array] = {}
-    header = {"content": "parameters", "parameters": _describe_parameters(model, layers, arrays)}
+    header = {
+        "content": "parameters",
+        "parameters": _describe_parameters(model, layers, arrays),
+        "state": _describe_state(model, arrays),
+    }
     write_file(path, header, arrays)
 
 
 def load_parameters(model: Model, path: PathLike) -> None:
-    """Copy the parameters stored at ``path`` (a parameters or a whole-model file) into ``model``.
+    """Copy the parameters and layer state stored at ``path`` (a parameters or a whole-model
+    file) into ``model``.
 
     The number of trainable layers, their classes and positions in the model (a Dropout added
-    in between moves them), and every shape and dtype must match the model; otherwise
-    ModelFileError says which layer differs and nothing is changed.
+    in between moves them), which layers keep state and under which names, and every shape
+    and dtype must match the model; otherwise ModelFileError says which layer differs and
+    nothing is changed. A version-1 file stores no state: it loads into a model whose layers
+    keep none.
     """
     _check_path(path)
     # Before _loading: a model that cannot finalize is no fault of the file.
@@ -194,9 +215,11 @@ def load_parameters(model: Model, path: PathLike) -> None:
         header = _read_header(path, file)
         _refuse_unused_arrays(path, header)
         names = _matching_parameters(path, header, model, layers)
+        state = _matching_state(path, header, model)
         wanted: dict[str, Array | None] = {name: None for group in names for name in group}
+        wanted.update((name, None) for name, _, _ in state)
         arrays = _read_arrays(path, file, header, wanted)
-        _set_parameters(path, model, layers, names, arrays)
+        _set_arrays(path, model, layers, names, state, arrays)
 
 
 # --------------------------------------------------------------------------- model <-> contents
@@ -237,6 +260,37 @@ def _describe_parameters(
     return entries
 
 
+def _describe_state(model: Model, arrays: dict[str, Array]) -> list[dict[str, Any]]:
+    """One entry per layer that keeps state, trainable or not; its arrays go to ``arrays``.
+
+    Refuses (before anything is written) a state that is not a float array or that holds NaN
+    or infinity, as for the parameters.
+    """
+    entries = []
+    for position, layer in enumerate(model.layers):
+        names = {}
+        for state_name, array in layer.state().items():
+            where = f"the state {state_name!r} of layer {position} ({type(layer).__name__})"
+            if not (isinstance(array, np.ndarray) and array.dtype.name in _DTYPES):
+                raise TypeError(
+                    f"cannot save: {where} must be a float32 or float64 NumPy array; got "
+                    f"{describe(array)}"
+                )
+            if not np.isfinite(array).all():
+                raise ValueError(
+                    f"refusing to save: {where} holds NaN or infinity; the file on disk (if "
+                    "any) was left as it was"
+                )
+            name = f"state/{position}/{state_name}"
+            arrays[name] = array
+            names[state_name] = name
+        if names:
+            entries.append(
+                {"layer": position, "class": library_class_name(layer), "arrays": names}
+            )
+    return entries
+
+
 def _model_contents(model: Model) -> tuple[dict[str, Any], dict[str, Array]]:
     layers = _trainable_layers(model)
     _check_finite_parameters(layers)
@@ -245,6 +299,7 @@ def _model_contents(model: Model) -> tuple[dict[str, Any], dict[str, Array]]:
         "content": "model",
         "config": model.get_config(),
         "parameters": _describe_parameters(model, layers, arrays),
+        "state": _describe_state(model, arrays),
         "optimizer": None,
         "random_state": _random_states(model),
         "accuracy": None,
@@ -301,33 +356,126 @@ def _random_states(model: Model) -> dict[str, Any]:
     return {"model": generator_state(model.rng), "layers": dropout}
 
 
-def _check_dense_shapes(path: PathLike, header: dict[str, Any]) -> None:
-    """The architecture's Dense sizes must match the stored arrays, checked before building.
+def _check_array_shapes(path: PathLike, header: dict[str, Any]) -> None:
+    """Every layer's arrays, as its class declares them from the file's config, must be the
+    stored arrays: checked before anything is built.
 
-    Building first would let a hostile file ask for a Dense(10**9, 10**9) and exhaust memory;
-    the stored arrays are bounded by the file's size.
+    Building first would let a hostile file ask for a Dense(10**9, 10**9), or a huge layer of
+    any kind, and exhaust memory; the stored arrays are bounded by the file's size. Each
+    layer's registered class gives the shapes its config would allocate
+    (``cls.array_shapes(config)``, nothing allocated); its parameters (in
+    ``parameter_names`` order) and state arrays (by name) must be stored with exactly those
+    shapes. A class that cannot tell (None) is not checked here: it is built from the file's
+    config, so its own constructor is the guard.
     """
     layers = header["config"].get("layers")
     if not isinstance(layers, list):
         _refuse(path, "its architecture has no list of layers")
     table = _table(header)
-    stored = {entry["layer"]: entry["arrays"] for entry in header["parameters"]}
-    for position, layer in enumerate(layers):
-        if not (isinstance(layer, dict) and layer.get("class") == "Dense"):
+
+    def stored_shapes(names: Iterable[str]) -> list[tuple[int, ...]]:
+        return [tuple(table[name]["shape"]) for name in names]
+
+    parameters = {entry["layer"]: entry["arrays"] for entry in header["parameters"]}
+    stored_state = header.get("state")   # None in a version-1 file, which holds no state
+    state = {entry["layer"]: entry["arrays"] for entry in stored_state or []}
+    for position, entry in enumerate(layers):
+        cls, config = _layer_class(path, entry)
+        where = f"layer {position} ({cls.__name__})"
+        shapes = _declared_shapes(path, cls, config, where)
+        if shapes is None:
             continue
-        config = layer.get("config")
-        names = stored.get(position)
-        if not isinstance(config, dict) or names is None or len(names) != 2:
-            _refuse(path, f"layer {position} (Dense) has no weights and biases in the file")
-        n_inputs, n_neurons = config.get("n_inputs"), config.get("n_neurons")
-        expected = [(n_inputs, n_neurons), (1, n_neurons)]
-        got = [tuple(table[name]["shape"]) for name in names]
-        if got != expected:
+        if _declares(cls, "parameters"):
+            expected = [shapes[name] for name in cls.parameter_names]
+            got = stored_shapes(parameters.get(position, []))
+            if got != expected:
+                needs = _and(f"{name} {shape}" for name, shape in
+                             zip(cls.parameter_names, expected, strict=True))
+                stores = _and(map(str, got))
+                _refuse(
+                    path,
+                    f"{where} needs {needs or 'no parameters'} by its config, but the file "
+                    f"stores {'arrays shaped ' + stores if got else 'no parameters for it'}",
+                )
+        if _declares(cls, "state"):
+            expected_state = {name: shapes[name] for name in cls.state_names}
+            if expected_state and stored_state is None:
+                _refuse(path, _no_state(where, expected_state, version_1=True))
+            arrays = state.get(position, {})
+            got_state = dict(zip(arrays, stored_shapes(arrays.values()), strict=True))
+            if got_state != expected_state:
+                needs = _and(f"{name} {shape}" for name, shape in expected_state.items())
+                stores = _and(f"{name} {shape}" for name, shape in got_state.items())
+                _refuse(
+                    path,
+                    f"{where} keeps the state {needs or 'none'} by its config, but the file "
+                    f"stores {stores or 'none'} for it",
+                )
+
+
+def _layer_class(path: PathLike, entry: Any) -> tuple[type[Layer], dict[str, Any]]:
+    """The registered class and the config of one layer of the architecture, refused in the
+    words ``Model.from_config`` would use."""
+    if not isinstance(entry, dict) or not isinstance(entry.get("config", {}), dict):
+        _refuse(path, f"its architecture cannot be rebuilt: config: malformed layers entry "
+                f"{str(entry)[:80]}")
+    try:
+        cls = lookup("layers", entry.get("class"))
+    except ValueError as error:
+        _refuse(path, f"its architecture cannot be rebuilt: config: {error}")
+    config: dict[str, Any] = entry.get("config", {})
+    return cls, config
+
+
+def _declared_shapes(
+    path: PathLike, cls: type[Layer], config: dict[str, Any], where: str
+) -> dict[str, tuple[int, ...]] | None:
+    """``cls.array_shapes(config)`` for every array the class declares, or None (it cannot
+    tell); a config it refuses (ValueError, TypeError...) refuses the file."""
+    try:
+        shapes = cls.array_shapes(dict(config))   # a copy: the class cannot change the header
+    except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as error:
+        _refuse(path, f"its architecture cannot be rebuilt: {where}: {error}")
+    if shapes is None:
+        return None
+    declared = [*(cls.parameter_names if _declares(cls, "parameters") else ()),
+                *(cls.state_names if _declares(cls, "state") else ())]
+    checked = {}
+    for name in declared:
+        shape: Any = shapes.get(name) if isinstance(shapes, dict) else None
+        try:
+            checked[name] = tuple(operator.index(n) for n in shape)
+        except TypeError:
             _refuse(
                 path,
-                f"layer {position} is Dense({n_inputs}, {n_neurons}) in the architecture but its "
-                f"stored arrays are shaped {got[0]} and {got[1]}",
+                f"{where}: {cls.__name__}.array_shapes gives no shape for its array {name!r} "
+                f"(got {describe(shape)})",
             )
+    return checked
+
+
+def _declares(cls: type[Layer], kind: str) -> bool:
+    """Whether ``cls`` keeps its ``kind`` ("parameters" or "state") in the attributes it names
+    (``parameter_names``, ``state_names``), the arrays ``array_shapes`` speaks of.
+
+    A class that overrides ``parameters()`` (or ``state()``) and names none keeps them its
+    own way: they are compared with the file once it is built, not before.
+    """
+    names = cls.parameter_names if kind == "parameters" else cls.state_names
+    return bool(names) or getattr(cls, kind) is getattr(Layer, kind)
+
+
+def _no_state(where: str, names: Iterable[str], *, version_1: bool) -> str:
+    keeps = f"{where} keeps the state {_and(map(repr, names))}"
+    if version_1:
+        return f"{keeps}, but the file is of format version 1, which stores no layer state"
+    return f"{keeps}, but the file stores none for it"
+
+
+def _and(items: Iterable[str]) -> str:
+    """``a``, ``a and b``, ``a, b and c``."""
+    items = list(items)
+    return " and ".join([", ".join(items[:-1]), items[-1]] if len(items) > 2 else items)
 
 
 def _matching_parameters(
@@ -358,6 +506,41 @@ def _matching_parameters(
     return names
 
 
+def _matching_state(
+    path: PathLike, header: dict[str, Any], model: Model
+) -> list[tuple[str, Array, str]]:
+    """``(stored array name, the layer's own array, where)`` for every state array of the
+    model, checked against the file: the same layers keep state, under the same names, with
+    the same shapes and dtypes. A version-1 file stores none, so its model may keep none."""
+    stored = header.get("state")   # None in a version-1 file
+    entries = {entry["layer"]: entry for entry in stored or []}
+    table = _table(header)
+    found = []
+    for position, layer in enumerate(model.layers):
+        own = layer.state()
+        entry = entries.pop(position, None)
+        where = f"layer {position} ({type(layer).__name__})"
+        if entry is None:
+            if own:
+                _refuse(path, _no_state(where, own, version_1=stored is None))
+            continue
+        names = entry["arrays"]
+        if not own:
+            _refuse(path, f"{where} keeps no state, but the file stores {sorted(names)} for it")
+        if entry["class"] != library_class_name(layer):
+            _refuse(path, f"{where} is a {entry['class']} in the file's state")
+        if sorted(names) != sorted(own):
+            _refuse(path, f"{where} keeps the state {sorted(own)}, but the file stores "
+                    f"{sorted(names)} for it")
+        for state_name, target in own.items():
+            _check_like(path, table[names[state_name]], target, where)
+            found.append((names[state_name], target, where))
+    if entries:
+        _refuse(path, f"it stores state for layer(s) {sorted(entries)}, which the model "
+                f"({len(model.layers)} layers) does not have")
+    return found
+
+
 def _check_like(path: PathLike, entry: dict[str, Any], target: Array, where: str) -> None:
     """The array table's ``entry`` describes an array shaped and typed like ``target``."""
     dtype = np.dtype(entry["dtype"])   # the native float32/float64 the array is read as
@@ -369,14 +552,16 @@ def _check_like(path: PathLike, entry: dict[str, Any], target: Array, where: str
         )
 
 
-def _set_parameters(
+def _set_arrays(
     path: PathLike,
     model: Model,
     layers: list[Any],
     names: list[list[str]],
+    state: list[tuple[str, Array, str]],
     arrays: dict[str, Array],
 ) -> None:
-    """Every stored parameter finite, then copied into the model (all or nothing)."""
+    """Every stored parameter and state array finite, then copied into the model (all or
+    nothing)."""
     parameters = []
     for index, (layer, layer_names) in enumerate(zip(layers, names, strict=True)):
         for name in layer_names:
@@ -384,9 +569,14 @@ def _set_parameters(
                 where = f"trainable layer {index} ({type(layer).__name__})"
                 _refuse(path, f"{where}: array {name!r} holds NaN or infinite values")
         parameters.append([arrays[name] for name in layer_names])
-    # A no-op copy for arrays read into the model's own (StoredModel.restore); a real one
+    for name, _, where in state:
+        if not np.isfinite(arrays[name]).all():
+            _refuse(path, f"{where}: state array {name!r} holds NaN or infinite values")
+    # No-op copies for arrays read into the model's own (StoredModel.restore); real ones
     # otherwise.
     model.set_parameters(parameters)
+    for name, target, _ in state:
+        np.copyto(target, arrays[name])
 
 
 def _slot_names(header: dict[str, Any]) -> list[str]:
@@ -665,11 +855,11 @@ def _read_header(path: PathLike, file: IO[bytes]) -> dict[str, Any]:
             "of every model file)",
         )
     _, version, header_length, header_hash = _PREFIX.unpack(first + rest)
-    if version != FORMAT_VERSION:
+    if version not in READ_VERSIONS:
         _refuse(
             path,
-            f"its format version is {version} but this scratchnn ({__version__}) reads version "
-            f"{FORMAT_VERSION}"
+            f"its format version is {version} but this scratchnn ({__version__}) reads versions "
+            f"{_and(map(str, READ_VERSIONS))}"
             + ("; upgrade scratchnn to read it" if version > FORMAT_VERSION else ""),
         )
     if header_length > _MAX_HEADER_BYTES:
@@ -696,7 +886,7 @@ def _read_header(path: PathLike, file: IO[bytes]) -> dict[str, Any]:
         )
     except ValueError as error:
         _refuse(path, f"its header is not valid JSON ({error})")
-    _check_header(path, header)
+    _check_header(path, header, version)
     data_start = _aligned(header_end)
     if size != data_start + header["data_bytes"]:
         _refuse(
@@ -758,7 +948,7 @@ def _read_arrays(
     return arrays
 
 
-def _check_header(path: PathLike, header: Any) -> None:
+def _check_header(path: PathLike, header: Any, version: int) -> None:
     """Check types and consistency of the header's container fields (before trusting them)."""
     if not isinstance(header, dict) or header.get("format") != "scratchnn":
         _refuse(path, "its header is not a scratchnn header")
@@ -808,12 +998,12 @@ def _check_header(path: PathLike, header: Any) -> None:
             f"its data section is {header['data_bytes']} bytes but its arrays end at {position}",
         )
     try:
-        _check_contents(header, names)
+        _check_contents(header, names, version)
     except (KeyError, TypeError, IndexError, AttributeError, ValueError) as error:
         _refuse(path, f"its header is malformed ({type(error).__name__}: {error})")
 
 
-def _check_contents(header: dict[str, Any], names: set[str]) -> None:
+def _check_contents(header: dict[str, Any], names: set[str], version: int) -> None:
     """Structure of the model/parameters sections; raises KeyError/TypeError when it is off."""
     _require(isinstance(header["parameters"], list), "parameters is not a list")
     used = []   # every array is used once: two slots sharing one array would alias in memory
@@ -824,6 +1014,10 @@ def _check_contents(header: dict[str, Any], names: set[str]) -> None:
         _require(all(_is_str_in(name, names) for name in entry["arrays"]),
                  "a parameter names an array the table lacks")
         used += entry["arrays"]
+    if version == 1:
+        _require("state" not in header, "a version-1 file has no state entry")
+    else:
+        used += _state_arrays(header["state"], names)
     if header["content"] == "model":
         _require(isinstance(header["config"], dict), "config is not an object")
         optimizer = header["optimizer"]
@@ -841,20 +1035,44 @@ def _check_contents(header: dict[str, Any], names: set[str]) -> None:
                      "a layer's random state needs either a state or same_as")
         _check_accuracy_entry(header["accuracy"])
     if len(set(used)) != len(used):
-        raise ValueError("an array is named by two parameters or optimizer slots")
+        raise ValueError("an array is named by two parameters, state arrays or optimizer slots")
+
+
+def _state_arrays(state: Any, names: set[str]) -> list[str]:
+    """The array names of a version-2 header's ``state`` list, its structure checked."""
+    _require(isinstance(state, list), "state is not a list")
+    positions: set[int] = set()
+    used = []
+    for entry in state:
+        _require(isinstance(entry, dict) and sorted(entry) == ["arrays", "class", "layer"],
+                 "a state entry needs exactly a layer, a class and arrays")
+        _require(_is_count(entry["layer"]) and entry["layer"] not in positions,
+                 "a state entry needs an integer layer of its own")
+        _require(isinstance(entry["class"], str), "a state entry's class is not a name")
+        arrays = entry["arrays"]
+        _require(isinstance(arrays, dict) and len(arrays) > 0,
+                 "a state entry's arrays is not an object naming one array or more")
+        _require(all(_is_str_in(name, names) for name in arrays.values()),
+                 "a state array names an array the table lacks")
+        positions.add(entry["layer"])
+        used += arrays.values()
+    return used
 
 
 def _refuse_unused_arrays(path: PathLike, header: dict[str, Any]) -> None:
-    """A model or parameters file holds only arrays its parameters and optimizer slots use:
-    any other would only cost memory and time to read (100,000 tiny ones took 350 MB)."""
+    """A model or parameters file holds only arrays its parameters, layer state and optimizer
+    slots use: any other would only cost memory and time to read (100,000 tiny ones took
+    350 MB)."""
     used = {name for entry in header["parameters"] for name in entry["arrays"]}
+    used |= {name for entry in header.get("state") or [] for name in entry["arrays"].values()}
     optimizer = header.get("optimizer")
     if optimizer is not None:
         used |= {name for layer in optimizer["slots"] for slots in layer
                  for name in slots.values()}
     unused = len(header["arrays"]) - len(used)
     if unused:
-        _refuse(path, f"{unused} of its arrays are used by no parameter or optimizer slot")
+        _refuse(path, f"{unused} of its arrays are used by no parameter, state or optimizer "
+                "slot")
 
 
 def _check_optimizer_entry(optimizer: Any, names: set[str]) -> None:
