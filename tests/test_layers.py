@@ -370,3 +370,69 @@ def test_a_matrix_of_dvalues_gives_the_plain_arrays_numbers(make):
     got = matrix.backward(np.asmatrix(dvalues))
     assert type(got) is np.ndarray
     np.testing.assert_array_equal(got, expected)
+
+
+# --- Flatten ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("shape", [(3, 1, 4, 4), (2, 5), (1, 2, 3), (4, 2, 1, 3, 2)])
+def test_flatten_rows_are_each_samples_values_in_c_order(shape):
+    x = np.arange(np.prod(shape), dtype=np.float64).reshape(shape)
+    out = snn.Flatten().forward(x)
+    assert out.shape == (shape[0], int(np.prod(shape[1:])))
+    for i in range(shape[0]):
+        assert np.array_equal(out[i], x[i].ravel())    # an independent reference: ravel
+
+
+@pytest.mark.parametrize("shape", [(3, 1, 4, 4), (2, 5), (2, 3, 2)])
+def test_flatten_gradients(shape):
+    x = np.random.default_rng(0).normal(size=shape)
+    result = gradcheck(snn.Flatten(), x)
+    assert set(result.errors) == {"dinputs"} and result.max_error < 1e-7, str(result)
+
+
+def test_flatten_backward_gives_back_the_inputs_shape_and_values():
+    layer = snn.Flatten()
+    x = np.zeros((2, 1, 3, 3), dtype=np.float32)
+    layer.forward(x)
+    dvalues = np.arange(18, dtype=np.float32).reshape(2, 9)
+    dinputs = layer.backward(dvalues)
+    assert dinputs.shape == x.shape and dinputs.dtype == np.float32
+    assert np.array_equal(dinputs.reshape(2, 9), dvalues)
+
+
+def test_flatten_shape_inference_and_errors():
+    layer = snn.Flatten()
+    assert layer.output_shape((1, 28, 28)) == (784,)
+    assert layer.output_shape((10,)) == (10,)
+    assert layer.expected_input_shape() is None and not layer.trainable
+    assert snn.Flatten.array_shapes({}) == {}
+    with pytest.raises(ValueError, match="single number"):
+        layer.forward(np.float32(1.0))
+    with pytest.raises(ValueError, match=r"Flatten's last output \(2, 4\)"):
+        layer.forward(np.zeros((2, 2, 2)))
+        layer.backward(np.zeros((2, 3)))
+
+
+def test_dense_shape_inference_explains_what_it_takes():
+    layer = Dense(784, 10, rng=0)
+    assert layer.expected_input_shape() == (784,)
+    assert layer.output_shape((784,)) == (10,)
+    assert Dense.array_shapes({"n_inputs": 784, "n_neurons": 10}) == {
+        "weights": (784, 10), "biases": (1, 10)}
+    with pytest.raises(ValueError, match=r"put Flatten\(\) before it"):
+        layer.output_shape((1, 28, 28))
+    with pytest.raises(ValueError, match="n_inputs must be"):
+        Dense.array_shapes({"n_inputs": -1, "n_neurons": 10})
+
+
+def test_dense_writes_its_gradients_into_the_arrays_it_has():
+    layer = Dense(3, 2, dtype=np.float64, rng=0)
+    dweights, dbiases = layer.dweights, layer.dbiases
+    x = np.random.default_rng(1).normal(size=(4, 3))
+    layer.forward(x)
+    dvalues = np.random.default_rng(2).normal(size=(4, 2))
+    layer.backward(dvalues)
+    assert layer.dweights is dweights and layer.dbiases is dbiases   # in place (views stay)
+    np.testing.assert_allclose(layer.dweights, x.T @ dvalues, rtol=1e-15)
+    np.testing.assert_allclose(layer.dbiases, dvalues.sum(axis=0, keepdims=True), rtol=1e-15)

@@ -165,3 +165,19 @@ def test_labels_just_outside_the_classes_are_refused_forward_and_backward(loss, 
         loss.forward(probabilities, y)
     with pytest.raises(ValueError, match=expected):
         loss.backward(probabilities, y)
+
+
+@pytest.mark.parametrize("loss_class", [snn.MeanSquaredError, snn.MeanAbsoluteError,
+                                        snn.BinaryCrossentropy])
+def test_value_losses_take_outputs_of_any_shape_as_one_row_per_sample(loss_class):
+    # (n, 2, 3) outputs are per-output losses like (n, 6): the same numbers and gradients.
+    rng = np.random.default_rng(0)
+    y_pred = rng.uniform(0.1, 0.9, size=(4, 2, 3))
+    y_true = (rng.uniform(size=(4, 2, 3)) > 0.5).astype(np.float64)
+    flat, shaped = loss_class(), loss_class()
+    np.testing.assert_array_equal(shaped.forward(y_pred, y_true),
+                                  flat.forward(y_pred.reshape(4, 6), y_true.reshape(4, 6)))
+    np.testing.assert_array_equal(shaped.backward(y_pred, y_true),
+                                  flat.backward(y_pred.reshape(4, 6),
+                                                y_true.reshape(4, 6)).reshape(4, 2, 3))
+    assert gradcheck(loss_class(), y_pred, y_true).max_error < 1e-6

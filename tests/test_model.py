@@ -1096,3 +1096,110 @@ def test_the_progress_bar_shows_running_means_over_the_epoch(spiral, monkeypatch
                                              + so_far[-1]["regularization_loss"], rel=1e-6)
         assert logs["accuracy"] == pytest.approx(np.mean([b["accuracy"] for b in so_far]))
     assert any(logs["loss"] != batches[step]["loss"] for step, logs in shown.items())
+
+
+# -- inputs of any rank ------------------------------------------------------------------------
+
+
+def _pictures(n=400, seed=0):
+    """28x28 one-channel pictures, (n, 1, 28, 28): the class is the bright quadrant."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 4, size=n)
+    X = rng.uniform(0, 0.3, size=(n, 1, 28, 28)).astype(np.float32)
+    for label, (rows, cols) in enumerate([(slice(0, 14), slice(0, 14)),
+                                          (slice(0, 14), slice(14, 28)),
+                                          (slice(14, 28), slice(0, 14)),
+                                          (slice(14, 28), slice(14, 28))]):
+        X[y == label, 0, rows, cols] += 0.7
+    return X, y
+
+
+def _flatten_model(seed=0):
+    return snn.Model(
+        [snn.Flatten(), snn.Dense(784, 32, init="he", rng=seed), snn.ReLU(),
+         snn.Dense(32, 4, rng=seed + 1), snn.Softmax()],
+        loss=snn.CategoricalCrossentropy(), optimizer=snn.Adam(learning_rate=0.01), seed=seed,
+    )
+
+
+def test_a_flatten_model_trains_on_pictures_and_round_trips_through_a_file(tmp_path):
+    X, y = _pictures()
+    model = _flatten_model()
+    history = model.fit(X, y, epochs=3, batch_size=32, verbose=0)
+    assert history.history["accuracy"][-1] > 0.95          # chance is 0.25
+    assert model.evaluate(X, y, verbose=0)["accuracy"] > 0.95
+    probabilities = model.predict(X, batch_size=64)
+    assert probabilities.shape == (len(X), 4)
+    # Batched or whole: the same up to float32 rounding (BLAS blocks differ with the size).
+    np.testing.assert_allclose(probabilities, model.predict(X), rtol=1e-4, atol=1e-7)
+    path = tmp_path / "pictures.snn"
+    model.save(path)
+    loaded = snn.load_model(path)
+    assert isinstance(loaded.layers[0], snn.Flatten)
+    np.testing.assert_array_equal(loaded.predict(X, batch_size=64), probabilities)
+    # Training on from the file gives what training on without the save gives.
+    model.fit(X, y, epochs=1, batch_size=32, verbose=0)
+    loaded.fit(X, y, epochs=1, batch_size=32, verbose=0)
+    np.testing.assert_array_equal(loaded.predict(X), model.predict(X))
+
+
+def test_pictures_without_flatten_are_explained():
+    X, y = _pictures(n=8)
+    model = spiral_model()
+    with pytest.raises(ValueError, match=r"for the first layer, Dense\(2, 16\).*Flatten\(\)"):
+        model.predict(X)
+    images = snn.Model([snn.Dense(784, 4, rng=0), snn.Softmax()])
+    with pytest.raises(ValueError, match=r"reshape\(len\(X\), -1\), or start the model with "
+                                         r"Flatten\(\)"):
+        images.predict(X)
+    # A Flatten first: the layers judge the samples, and the message names the layer.
+    wrong = snn.Model([snn.Flatten(), snn.Dense(100, 4, rng=0), snn.Softmax()])
+    with pytest.raises(ValueError, match=r"X shaped \(8, 1, 28, 28\): samples shaped "
+                                         r"\(1, 28, 28\) do not fit the model at layer 1 "
+                                         r"\(Dense\(100, 4\)\): .*takes samples of 100 features"):
+        wrong.predict(X)
+
+
+def test_layers_that_do_not_connect_are_refused_at_finalize():
+    model = snn.Model([snn.Flatten(), snn.Dense(784, 10, rng=0), snn.ReLU(),
+                       snn.Dense(12, 3, rng=0), snn.Softmax()])
+    with pytest.raises(ValueError, match=r"Dense\(784, 10\) outputs 10 features but the next "
+                                         r"Dense \(layer 3, Dense\(12, 3\)\) expects 12"):
+        model.finalize()
+
+
+def test_summary_shows_every_layers_output_shape_and_parameter_count():
+    model = _flatten_model()
+    lines = model.summary().splitlines()
+    assert "?" in lines[1]                      # the input shape comes from the data
+    model.predict(_pictures(n=2)[0])
+    lines = model.summary().splitlines()
+    assert lines[0].split() == ["layer", "output", "shape", "parameters"]
+    assert lines[1].split() == ["Flatten", "(784,)", "0"]
+    assert lines[2].split() == ["Dense(784,", "32)", "(32,)", "25,120"]
+    assert lines[-1].split() == ["total", f"{784 * 32 + 32 + 32 * 4 + 4:,}"]
+
+
+def test_a_model_without_dense_layers_works_with_any_rank():
+    # Nothing in the model knows a layer type: an element-wise model on (n, 2, 3) samples.
+    model = snn.Model([snn.Tanh()], loss=snn.MeanSquaredError())
+    X = np.linspace(-1, 1, 24, dtype=np.float32).reshape(4, 2, 3)
+    np.testing.assert_array_equal(model.predict(X), np.tanh(X))
+    result = model.evaluate(X, np.tanh(X), verbose=0)
+    assert result["loss"] == 0.0
+    with pytest.raises(ValueError, match=r"y must be shaped \(4, 2, 3\)"):
+        model.evaluate(X, np.zeros((4, 6)), verbose=0)
+
+
+def test_any_layer_first_skips_its_dinputs_and_any_layer_with_an_rng_gets_the_models_stream():
+    X, y = _pictures(n=64)
+    model = snn.Model([snn.Flatten(), snn.Dropout(0.2), snn.Dense(784, 4, rng=0),
+                       snn.Softmax()], loss=snn.CategoricalCrossentropy(),
+                      optimizer=snn.SGD(), seed=3)
+    model.fit(X, y, epochs=1, batch_size=32, verbose=0)
+    assert [layer.needs_dinputs for layer in model.layers] == [False, True, True, True]
+    twin = snn.Model([snn.Flatten(), snn.Dropout(0.2), snn.Dense(784, 4, rng=0),
+                      snn.Softmax()], loss=snn.CategoricalCrossentropy(),
+                     optimizer=snn.SGD(), seed=3)
+    twin.fit(X, y, epochs=1, batch_size=32, verbose=0)
+    np.testing.assert_array_equal(model.predict(X), twin.predict(X))   # seeded masks

@@ -123,16 +123,28 @@ def _targets_like(y_true: Array, y_pred: Array) -> Array:
 # every step, so nothing here looks at every value (the Model checks X and y once per fit).
 
 
-def _check_predictions(y_pred: Any, name: str = "y_pred") -> Array:
-    """Predictions as a float array shaped (n_samples, n_outputs) with n_samples >= 1."""
+def _check_predictions(y_pred: Any, name: str = "y_pred", *, any_rank: bool = False) -> Array:
+    """Predictions as a float array shaped (n_samples, n_outputs) with n_samples >= 1.
+
+    ``any_rank``: (n_samples, *output_shape) is fine too (losses per output value).
+    """
     y_pred = as_float_input(y_pred, name)
-    if y_pred.ndim != 2 or y_pred.shape[0] == 0 or y_pred.shape[1] == 0:
+    rank_ok = y_pred.ndim >= 2 if any_rank else y_pred.ndim == 2
+    if not rank_ok or y_pred.shape[0] == 0 or y_pred.size == 0:
+        shape = "(n_samples, *output_shape)" if any_rank else "2-D (n_samples, n_outputs)"
         raise ValueError(
-            f"{name} must be 2-D (n_samples, n_outputs) with at least one sample and one "
+            f"{name} must be {shape} with at least one sample and one "
             f"output; got shape {y_pred.shape}"
             + ("; use y_pred.reshape(-1, 1) for one output" if y_pred.ndim == 1 else "")
         )
     return y_pred
+
+
+def _per_sample_mean(values: Array) -> Array:
+    """The mean over every axis but the first: one loss per sample, whatever its shape."""
+    if values.ndim == 2:
+        return np.mean(values, axis=-1)
+    return np.mean(values.reshape(len(values), -1), axis=1)
 
 
 def _numeric(y_true: Any, name: str) -> Array:
@@ -254,16 +266,16 @@ class BinaryCrossentropy(Loss):
         return CategoricalAccuracy(binary=True)
 
     def forward(self, y_pred: Array, y_true: Array) -> Array:
-        y_pred = _check_predictions(y_pred)
+        y_pred = _check_predictions(y_pred, any_rank=True)
         y_true = _check_values(y_true, y_pred)
         clipped = np.clip(y_pred, EPSILON, 1 - EPSILON)
         losses = -(y_true * np.log(clipped) + (1 - y_true) * np.log(1 - clipped))
-        return np.mean(losses, axis=-1)
+        return _per_sample_mean(losses)
 
     def backward(self, dvalues: Array, y_true: Array) -> Array:
-        dvalues = _check_predictions(dvalues, "dvalues")
+        dvalues = _check_predictions(dvalues, "dvalues", any_rank=True)
         y_true = _check_values(y_true, dvalues)
-        samples, outputs = dvalues.shape
+        samples, outputs = len(dvalues), dvalues[0].size
         clipped = np.clip(dvalues, EPSILON, 1 - EPSILON)
         self.dinputs = -(y_true / clipped - (1 - y_true) / (1 - clipped)) / outputs / samples
         return self.dinputs
@@ -271,18 +283,21 @@ class BinaryCrossentropy(Loss):
 
 @register("loss")
 class MeanSquaredError(Loss):
-    """``mean((y - p)**2)`` over outputs; gradient ``-2 (y - p) / n_outputs / n_samples``."""
+    """``mean((y - p)**2)`` over outputs; gradient ``-2 (y - p) / n_outputs / n_samples``.
+
+    Outputs of any shape ``(n_samples, *output_shape)``: the mean is over every output value.
+    """
 
     def default_accuracy(self) -> Accuracy:
         return RegressionAccuracy()
 
     def forward(self, y_pred: Array, y_true: Array) -> Array:
-        y_pred = _check_predictions(y_pred)
-        return np.mean((_check_values(y_true, y_pred) - y_pred) ** 2, axis=-1)
+        y_pred = _check_predictions(y_pred, any_rank=True)
+        return _per_sample_mean((_check_values(y_true, y_pred) - y_pred) ** 2)
 
     def backward(self, dvalues: Array, y_true: Array) -> Array:
-        dvalues = _check_predictions(dvalues, "dvalues")
-        samples, outputs = dvalues.shape
+        dvalues = _check_predictions(dvalues, "dvalues", any_rank=True)
+        samples, outputs = len(dvalues), dvalues[0].size
         self.dinputs = -2 * (_check_values(y_true, dvalues) - dvalues) / outputs / samples
         return self.dinputs
 
@@ -299,12 +314,12 @@ class MeanAbsoluteError(Loss):
         return RegressionAccuracy()
 
     def forward(self, y_pred: Array, y_true: Array) -> Array:
-        y_pred = _check_predictions(y_pred)
-        return np.mean(np.abs(_check_values(y_true, y_pred) - y_pred), axis=-1)
+        y_pred = _check_predictions(y_pred, any_rank=True)
+        return _per_sample_mean(np.abs(_check_values(y_true, y_pred) - y_pred))
 
     def backward(self, dvalues: Array, y_true: Array) -> Array:
-        dvalues = _check_predictions(dvalues, "dvalues")
-        samples, outputs = dvalues.shape
+        dvalues = _check_predictions(dvalues, "dvalues", any_rank=True)
+        samples, outputs = len(dvalues), dvalues[0].size
         self.dinputs = np.sign(dvalues - _check_values(y_true, dvalues)) / outputs / samples
         return self.dinputs
 
