@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+import scratchnn as snn
 from scratchnn import (
     BinaryCrossentropy,
     CategoricalCrossentropy,
