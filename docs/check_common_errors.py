@@ -146,7 +146,7 @@ ENTRIES: list[tuple[str, Callable[[], Any]]] = [
     ("Softmax expects inputs shaped (n_samples, n_classes), one row of logits per sample; got "
      "(3,); a single sample must still be a batch: use x.reshape(1, -1)",
      lambda: snn.Softmax().forward(np.ones(3))),
-    ("y_pred must be 2-D (n_samples, n_outputs) with at least one sample and one output; got "
+    ("y_pred must be (n_samples, *output_shape) with at least one sample and one output; got "
      "shape (3,); use y_pred.reshape(-1, 1) for one output",
      lambda: snn.MeanSquaredError().calculate(np.ones(3), np.ones(3))),
     ("y_true must have the shape of the predictions (4, 2), one target per output of each "

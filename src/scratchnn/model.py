@@ -46,6 +46,7 @@ from .losses import Loss, SoftmaxCategoricalCrossentropy
 from .metrics import Accuracy, accuracy_for_outputs
 from .optimizers import Optimizer
 from .registry import known_names, library_class_name, lookup, registered_class
+from .storage import FlatParameters
 
 __all__ = ["Model", "library_class_name", "load_model"]
 
@@ -198,6 +199,7 @@ class Model:
         self.input_shape = self.layers[0].expected_input_shape()
         self.output_shape = _connect(self.layers)
         self.trainable_layers = [layer for layer in self.layers if layer.trainable]
+        self._storage = FlatParameters(self.trainable_layers)
         # Layers that draw random numbers keep their generator in ``rng``; those built
         # without one draw from the model's seeded stream instead of the shared library
         # generator, so a seeded model (and a resumed one) is reproducible.
@@ -217,6 +219,15 @@ class Model:
                                  or self.loss.default_accuracy())
                 self._accuracy_chosen = True
         self._finalized = True
+
+    def parameter_storage(self) -> FlatParameters:
+        """The trainable parameters and gradients as views into one buffer per dtype
+        (:class:`~scratchnn.storage.FlatParameters`), packed again if a layer's arrays were
+        replaced since."""
+        self._ensure_finalized()
+        if not self._storage.intact():
+            self._storage = FlatParameters(self.trainable_layers)
+        return self._storage
 
     @property
     def finalized(self) -> bool:

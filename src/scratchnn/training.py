@@ -157,7 +157,11 @@ def fit(
     # The parameters are updated in place, so one list serves the whole fit; ``backup``
     # holds them and the optimizer's state as they were at a recent healthy step
     # (restored if the run diverges, so that the model can be saved and trained on).
-    params = [param for layer in model.trainable_layers for param in layer.parameters()]
+    # One buffer per dtype for the packed layers (scratchnn.storage): copying and checking
+    # them is one NumPy call each, whatever the number of layers.
+    storage = model.parameter_storage()
+    params = [*storage.parameters.values(),
+              *(param for layer in storage.unpacked for param in layer.parameters())]
     backup = _Backup(params, model.optimizer, model.trainable_layers)
     loss_limit = _saturated_loss(model.loss, model.n_outputs or 1)
     saturated_at_start = False

@@ -353,7 +353,6 @@ class Model(_Model):
         from ..callbacks import Callback
 
         print_every = check_positive_int(print_every, "print_every")
-        model = self
         if batch_size is None:
             self._train_chapter_18(X, y, epochs, print_every, validation_data)
             return

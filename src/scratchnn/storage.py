@@ -1,0 +1,109 @@
+"""Parameters and gradients as views into one contiguous buffer per dtype.
+
+A model's parameters are many small arrays (two per Dense). An optimizer that updates them
+one by one pays NumPy's call overhead per array and per operation; one that sees a single
+buffer can do the whole model in a handful of calls. :class:`FlatParameters` packs the
+arrays a layer names in ``parameter_names`` (and their gradients, ``gradient_names``) into
+such buffers and gives each layer views of its part, so that users see nothing different:
+``layer.weights`` is still an ``(n_inputs, n_neurons)`` array that can be assigned into and
+``layer.dweights`` still holds the gradient after ``backward``.
+
+A layer whose arrays are later replaced (``layer.weights = other``, as the book's
+``set_parameters`` does) simply stops being part of the buffer: :meth:`FlatParameters.intact`
+says so, and a model packs again before its next ``fit``. Per-layer updates
+(``optimizer.update_params(layer)``) work either way, since they go through
+``layer.parameters()``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+
+from ._typing import Array
+from .layers.base import Layer
+
+__all__ = ["FlatParameters"]
+
+
+class FlatParameters:
+    """The parameters and gradients of ``layers``, one buffer each per dtype.
+
+    Only layers that keep their arrays in the attributes their ``parameter_names`` and
+    ``gradient_names`` name (the protocol's default ``parameters()``) are packed; others are
+    left as they are and listed in :attr:`unpacked`.
+
+    Attributes
+    ----------
+    parameters, gradients : dict of numpy.dtype -> 1-d array
+        The buffers; ``parameters[dtype][k]`` is the k-th value of the packed arrays of that
+        dtype, in layer order.
+    """
+
+    def __init__(self, layers: Iterable[Layer]) -> None:
+        self.parameters: dict[np.dtype, Array] = {}
+        self.gradients: dict[np.dtype, Array] = {}
+        self.unpacked: list[Layer] = []
+        # (layer, attribute, view) for every packed array, to tell whether it is still used.
+        self._views: list[tuple[Layer, str, Array]] | None = []
+        packed: list[tuple[Layer, str, str, Array, Array]] = []
+        for layer in layers:
+            if not _packable(layer):
+                self.unpacked.append(layer)
+                continue
+            for name, grad_name in zip(layer.parameter_names, layer.gradient_names,
+                                       strict=True):
+                packed.append((layer, name, grad_name, getattr(layer, name),
+                               getattr(layer, grad_name)))
+        sizes: dict[np.dtype, int] = {}
+        for *_, param, _grad in packed:
+            sizes[param.dtype] = sizes.get(param.dtype, 0) + param.size
+        for dtype, size in sizes.items():
+            self.parameters[dtype] = np.empty(size, dtype=dtype)
+            self.gradients[dtype] = np.zeros(size, dtype=dtype)
+        offsets = dict.fromkeys(sizes, 0)
+        for layer, name, grad_name, param, grad in packed:
+            dtype, start = param.dtype, offsets[param.dtype]
+            stop = start + param.size
+            offsets[dtype] = stop
+            view = self.parameters[dtype][start:stop].reshape(param.shape)
+            view[...] = param
+            grad_view = self.gradients[dtype][start:stop].reshape(param.shape)
+            if grad.shape == param.shape:
+                grad_view[...] = grad
+            setattr(layer, name, view)
+            setattr(layer, grad_name, grad_view)
+            self._views.extend([(layer, name, view), (layer, grad_name, grad_view)])
+
+    def intact(self) -> bool:
+        """Whether every packed layer still holds its views (nothing was rebound)."""
+        if self._views is None:
+            return False
+        return all(getattr(layer, name) is view for layer, name, view in self._views)
+
+    # A copy or a pickle of the buffers cannot keep the layers' arrays views of them:
+    # copies come back empty and not intact, and the model packs again when it needs to.
+    def __getstate__(self) -> dict[str, object]:
+        return {}
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.parameters, self.gradients, self.unpacked = {}, {}, []
+        self._views = None
+
+
+def _packable(layer: Layer) -> bool:
+    """The layer keeps its parameters where its names say, as arrays of one float dtype."""
+    if type(layer).parameters is not Layer.parameters or not layer.parameter_names:
+        return False
+    if type(layer).gradients is not Layer.gradients:
+        return False
+    if len(layer.parameter_names) != len(layer.gradient_names):
+        return False
+    for name in layer.parameter_names:
+        array = getattr(layer, name, None)
+        if not (isinstance(array, np.ndarray) and type(array) is np.ndarray
+                and array.dtype.kind == "f"):
+            return False
+    return all(isinstance(getattr(layer, name, None), np.ndarray)
+               for name in layer.gradient_names)
