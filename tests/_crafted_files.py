@@ -4,19 +4,23 @@ A crafted file is a real saved model whose header (or one array) was changed and
 checksums were recomputed, so that it gets past the checksum checks and reaches the field
 checks behind them. The models cover what the library writes: every optimizer, Dropout
 layers with generators of every bit generator (Generator and legacy RandomState), a shared
-generator (``same_as``) and a regression precision.
+generator (``same_as``), a regression precision and a layer's non-trainable state
+(:class:`RunningMean`, registered only inside :func:`registered`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 import scratchnn as snn
+from scratchnn import registry
 from scratchnn.datasets import sine_data, spiral_data
 from scratchnn.io import _PREFIX, ALIGNMENT, FORMAT_VERSION, MAGIC, read_file, save_model
 from scratchnn.model import Model
@@ -74,7 +78,74 @@ def adagrad_float64() -> Model:
     )
 
 
-BUILDERS = [adam_classifier, sgd_binary, rmsprop_regression, adagrad_float64]
+class RunningMean(snn.Layer):
+    """``output = inputs - running_mean``: a running mean of the training inputs, per feature,
+    kept as non-trainable state (as a batch normalisation keeps its running statistics).
+
+    running_mean: (1, n_features), zeros at first. While training, each batch moves it
+    ``running_mean = momentum * running_mean + (1 - momentum) * inputs.mean(axis=0)``, after
+    the output is computed; it is a constant for the gradient, so ``dinputs = dvalues``.
+    """
+
+    state_names = ("running_mean",)
+
+    def __init__(self, n_features: int, *, momentum: float = 0.9, dtype=np.float32) -> None:
+        self.n_features = n_features
+        self.momentum = momentum
+        self.dtype = np.dtype(dtype)
+        self.running_mean = np.zeros((1, n_features), dtype=self.dtype)
+
+    def forward(self, inputs, training=False):
+        self.inputs = inputs
+        self.output = inputs - self.running_mean
+        if training:
+            self.running_mean *= self.momentum
+            self.running_mean += (1 - self.momentum) * inputs.mean(axis=0, keepdims=True)
+        return self.output
+
+    def backward(self, dvalues):
+        self.dinputs = dvalues
+        return self.dinputs
+
+    def get_config(self) -> dict[str, Any]:
+        config: dict[str, Any] = {"n_features": self.n_features, "momentum": self.momentum}
+        if self.dtype != np.float32:
+            config["dtype"] = self.dtype.name
+        return config
+
+    @classmethod
+    def array_shapes(cls, config: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+        n_features = config.get("n_features")
+        if type(n_features) is not int or n_features < 1:
+            raise ValueError(f"n_features must be a positive int; got {n_features!r}")
+        return {"running_mean": (1, n_features)}
+
+
+@contextlib.contextmanager
+def registered(*classes: type) -> Iterator[None]:
+    """``classes`` registered as layers inside the block, the registry as it was after it
+    (the registry is global: a class registered by one test must not leak into the next)."""
+    saved = {kind: dict(known) for kind, known in registry._REGISTRIES.items()}
+    try:
+        for cls in classes:
+            snn.register_layer(cls)
+        yield
+    finally:
+        for kind, known in registry._REGISTRIES.items():
+            known.clear()
+            known.update(saved[kind])
+
+
+def state_classifier() -> Model:
+    """A RunningMean (non-trainable state) between Dense layers; Adam. Needs ``registered``."""
+    return Model(
+        [snn.Dense(2, 8, rng=12), RunningMean(8), snn.ReLU(), snn.Dense(8, 3, rng=13),
+         RunningMean(3, momentum=0.5), snn.Softmax()],
+        loss=snn.CategoricalCrossentropy(), optimizer=snn.Adam(learning_rate=0.02), seed=11,
+    )
+
+
+BUILDERS = [adam_classifier, sgd_binary, rmsprop_regression, adagrad_float64, state_classifier]
 
 
 def training_data(model: Model) -> tuple[np.ndarray, np.ndarray]:

@@ -164,6 +164,39 @@ def test_newer_format_version_is_refused_with_advice(tmp_path):
         read_file(path)
 
 
+def write_container(path: Path, fields: dict, version: int) -> None:
+    """A container without arrays: ``fields`` as its header, of ``version``, checksum right."""
+    header = {"format": "scratchnn", **fields, "arrays": [], "data_bytes": 0}
+    header_bytes = json.dumps(header).encode()
+    digest = hashlib.sha256(header_bytes).digest()
+    blob = struct.pack("<8sIQ32s", MAGIC, version, len(header_bytes), digest) + header_bytes
+    path.write_bytes(blob + b"\0" * (-len(blob) % ALIGNMENT))
+
+
+def test_versions_1_and_2_are_read_and_no_other(tmp_path):
+    """Version 2 added the layers' state: required there, refused in a version-1 header."""
+    path = tmp_path / "m.snn"
+    old = {"content": "parameters", "parameters": []}
+    write_container(path, old, 1)
+    assert read_file(path) == ({"format": "scratchnn", **old, "arrays": [], "data_bytes": 0}, {})
+    write_container(path, {**old, "state": []}, 1)
+    with pytest.raises(ModelFileError, match="a version-1 file has no state entry"):
+        read_file(path)
+    write_container(path, {**old, "state": []}, 2)
+    assert read_file(path)[0]["state"] == []
+    write_container(path, old, 2)
+    with pytest.raises(ModelFileError, match=r"malformed \(KeyError: 'state'\)"):
+        read_file(path)
+    for state in (None, {}, [None], [{"layer": 0, "class": "X", "arrays": {}}]):
+        write_container(path, {**old, "state": state}, 2)
+        with pytest.raises(ModelFileError, match="malformed"):
+            read_file(path)
+    write_container(path, {**old, "state": []}, 0)
+    with pytest.raises(ModelFileError, match=r"format version is 0 but this scratchnn \(.*\) "
+                                             "reads versions 1 and 2$"):
+        read_file(path)
+
+
 def test_every_truncation_is_refused(tmp_path):
     path = tmp_path / "m.snn"
     write_file(path, HEADER, sample_arrays())

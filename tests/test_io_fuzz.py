@@ -1,7 +1,8 @@
 """Seeded fuzzing of model files: crafted headers and arrays with valid checksums.
 
 Every field of the headers the library writes (containers and leaves, generator states of
-every bit generator, optimizer slots, the array table, the precision) is changed to values
+every bit generator, optimizer slots, layer state, the array table, the precision) is changed
+to values
 of wrong types, out of range, of wrong length or nested too deep, the checksums recomputed,
 and each file is loaded in a child process under a memory limit. A loaded model also trains
 one epoch and predicts, so that a state NumPy trusted and crashes on later (an MT19937 pos
@@ -41,6 +42,10 @@ warnings.simplefilter("error")   # as the suite's filterwarnings = error
 import numpy as np
 import scratchnn as snn
 from scratchnn.book import Model as BookModel
+
+sys.path.insert(0, sys.argv[5])
+import _crafted_files   # the tests' RunningMean layer: a child registers it for good
+snn.register_layer(_crafted_files.RunningMean)
 
 manifest = json.loads(open(sys.argv[1]).read())
 start = int(sys.argv[2])
@@ -162,19 +167,30 @@ def damage_array(header: dict[str, Any], data: bytes, rng: np.random.Generator) 
     return crafted.replace_array(header, data, entry["name"], values)
 
 
+def saved_bases(folder: Path) -> list[tuple[dict[str, Any], bytes, str, dict[str, Any]]]:
+    """``(header, data, kind, config)`` of each base model's file, and of two parameters
+    files (one with layer state)."""
+    bases = []
+    with crafted.registered(crafted.RunningMean):
+        for build in crafted.BUILDERS:
+            model = crafted.trained(build)
+            header, data = crafted.save_and_split(model, folder / f"{build.__name__}.snn")
+            bases.append((header, data, "model", model.get_config()))
+            if build in (crafted.adam_classifier, crafted.state_classifier):
+                path = folder / f"{build.__name__}-parameters.snn"
+                save_parameters(model, path)
+                raw = path.read_bytes()
+                parameters_header = read_file(path)[0]
+                parameters_data = raw[len(raw) - parameters_header["data_bytes"] :]
+                bases.append(
+                    (parameters_header, parameters_data, "parameters", model.get_config())
+                )
+    return bases
+
+
 def craft_all(folder: Path) -> list[dict[str, Any]]:
     """Write the crafted files; returns the manifest the children load them by."""
-    bases = []
-    for build in crafted.BUILDERS:
-        model = crafted.trained(build)
-        header, data = crafted.save_and_split(model, folder / f"{build.__name__}.snn")
-        bases.append((header, data, "model", model.get_config()))
-        if build is crafted.adam_classifier:
-            save_parameters(model, folder / "parameters.snn")
-            raw = (folder / "parameters.snn").read_bytes()
-            parameters_header = read_file(folder / "parameters.snn")[0]
-            parameters_data = raw[len(raw) - parameters_header["data_bytes"] :]
-            bases.append((parameters_header, parameters_data, "parameters", model.get_config()))
+    bases = saved_bases(folder)
     rng = np.random.default_rng(SEED)
     # Every field of every base three times (twice a near miss, once junk); every near miss
     # of every integer of a generator state (NumPy indexes its buffers with some); then
@@ -242,7 +258,7 @@ def load_all(folder: Path, manifest: list[dict[str, Any]]) -> dict[int, dict[str
         log = folder / f"results-{next_index}.jsonl"
         child = subprocess.Popen(
             [sys.executable, "-c", CHILD, str(manifest_path), str(next_index),
-             str(MEMORY_LIMIT), str(log)],
+             str(MEMORY_LIMIT), str(log), str(Path(__file__).parent)],
             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         )
         try:

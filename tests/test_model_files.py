@@ -1,4 +1,5 @@
-"""Model files end to end: round trips, exact resume, refusals, damage, crashes mid-save."""
+"""Model files end to end: round trips, exact resume, refusals, damage, crashes mid-save,
+layer state, old format versions and the guard against huge layers."""
 
 from __future__ import annotations
 
@@ -17,10 +18,12 @@ import pytest
 
 import _crafted_files as crafted
 import scratchnn as snn
-from scratchnn import ModelFileError, load_model
+from scratchnn import ModelFileError, load_model, registry
 from scratchnn.datasets import sine_data, spiral_data
 from scratchnn.io import (
+    FORMAT_VERSION,
     load_parameters,
+    open_model,
     read_file,
     save_model,
     save_parameters,
@@ -29,6 +32,13 @@ from scratchnn.io import (
 from scratchnn.model import Model
 
 FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@pytest.fixture(autouse=True)
+def _running_mean_registered():
+    """The tests' RunningMean (a layer with state) is registered during each test only."""
+    with crafted.registered(crafted.RunningMean):
+        yield
 
 
 def classifier(dtype=np.float32, dropout_rng=None) -> Model:
@@ -364,13 +374,15 @@ def test_hostile_headers_with_valid_checksums_raise_only_model_file_errors(tmp_p
 
 
 
-def write_raw_header(target: Path, header: dict, data_section: bytes) -> None:
+def write_raw_header(
+    target: Path, header: dict, data_section: bytes, version: int = FORMAT_VERSION
+) -> None:
     """A file with ``header`` exactly as given (array table included), checksums recomputed."""
-    from scratchnn.io import _PREFIX, ALIGNMENT, FORMAT_VERSION, MAGIC
+    from scratchnn.io import _PREFIX, ALIGNMENT, MAGIC
 
     header_bytes = json.dumps(header, separators=(",", ":")).encode("utf-8")
     prefix = _PREFIX.pack(
-        MAGIC, FORMAT_VERSION, len(header_bytes), hashlib.sha256(header_bytes).digest()
+        MAGIC, version, len(header_bytes), hashlib.sha256(header_bytes).digest()
     )
     end = len(prefix) + len(header_bytes)
     padding = b"\0" * (-end % ALIGNMENT)
@@ -522,17 +534,43 @@ def test_sigkill_during_saves_never_breaks_the_file(tmp_path):
 # ---------------------------------------------------------------------------- fixture file
 
 
-def test_fixture_file_from_this_version_loads_and_predicts():
-    """tests/fixtures/classifier-v1.snn was written by tests/fixtures/make_fixture.py."""
-    expected = json.loads((FIXTURES / "classifier-v1.json").read_text())
-    model = load_model(FIXTURES / "classifier-v1.snn")
+@pytest.mark.parametrize("version", [1, 2])
+def test_fixture_files_of_every_version_load_and_predict(version):
+    """tests/fixtures/classifier-v{version}.snn, written by tests/fixtures/make_fixture.py."""
+    path = FIXTURES / f"classifier-v{version}.snn"
+    expected = json.loads(path.with_suffix(".json").read_text())
+    assert path.read_bytes()[8:12] == version.to_bytes(4, "little")
+    model = load_model(path)
     X = np.array(expected["inputs"], dtype=np.float32)
     probabilities = model.predict(X)
     assert probabilities.dtype == np.float32
     assert np.array_equal(probabilities, np.array(expected["probabilities"], dtype=np.float32))
     assert model.optimizer.iterations == expected["iterations"]
-    header, _ = read_file(FIXTURES / "classifier-v1.snn")
+    header, _ = read_file(path)
     assert header["library_version"] == expected["library_version"]
+    state = {str(position): {name: array.tolist() for name, array in layer.state().items()}
+             for position, layer in enumerate(model.layers) if layer.state()}
+    assert state == expected.get("state", {})
+    if version == 1:
+        assert "state" not in header      # version 1 had no layer state
+    else:
+        assert [entry["class"] for entry in header["state"]] == ["RunningMean"]
+
+
+def test_a_version_1_file_serves_its_parameters_and_saves_as_version_2(tmp_path):
+    old = FIXTURES / "classifier-v1.snn"
+    original = load_model(old)
+    X = np.array(json.loads(old.with_suffix(".json").read_text())["inputs"], np.float32)
+    fresh = Model.from_config(original.get_config(), rng=0)
+    load_parameters(fresh, old)
+    assert params_equal(fresh, original)
+    assert np.array_equal(fresh.predict(X), original.predict(X))
+    original.save(tmp_path / "resaved.snn")
+    assert (tmp_path / "resaved.snn").read_bytes()[8:12] == (2).to_bytes(4, "little")
+    assert read_file(tmp_path / "resaved.snn")[0]["state"] == []
+    again = load_model(tmp_path / "resaved.snn")
+    assert params_equal(again, original)
+    assert np.array_equal(again.predict(X), original.predict(X))
 
 
 # ---------------------------------------------------------------------------- ModelCheckpoint
@@ -641,10 +679,11 @@ def test_initial_epoch_after_the_last_epoch_is_explained():
 def saved_headers(tmp_path_factory):
     """Each crafted-file base model, saved once: {name: (header, data bytes)}."""
     folder = tmp_path_factory.mktemp("bases")
-    return {
-        build.__name__: crafted.save_and_split(crafted.trained(build), folder / "m.snn")
-        for build in crafted.BUILDERS
-    }
+    with crafted.registered(crafted.RunningMean):
+        return {
+            build.__name__: crafted.save_and_split(crafted.trained(build), folder / "m.snn")
+            for build in crafted.BUILDERS
+        }
 
 
 def load_changed(tmp_path, saved_headers, base, change):
@@ -1026,3 +1065,390 @@ def test_text_from_the_file_is_escaped_in_messages(tmp_path, saved_headers):
     message = str(info.value)
     assert "\x1b" not in message and "\\x1b[2J" in message and "\\ud800" in message
     message.encode("utf-8")                          # printable: no lone surrogate left
+
+
+# ---------------------------------------------------------------------------- layer state
+# crafted.RunningMean keeps a running mean of its training inputs as state (not trained).
+
+
+def trained_with_state() -> Model:
+    model = crafted.state_classifier()
+    X, y = crafted.training_data(model)
+    model.fit(X, y, epochs=2, batch_size=16, verbose=0)
+    return model
+
+
+def state_of(model: Model) -> dict[int, dict[str, np.ndarray]]:
+    """Copies of every layer's state, by position."""
+    return {position: {name: array.copy() for name, array in layer.state().items()}
+            for position, layer in enumerate(model.layers) if layer.state()}
+
+
+def same_arrays(a: list[list[np.ndarray]], b: list[list[np.ndarray]]) -> bool:
+    return all(np.array_equal(x, y) for xs, ys in zip(a, b, strict=True)
+               for x, y in zip(xs, ys, strict=True))
+
+
+def same_state(a: dict, b: dict) -> bool:
+    return a.keys() == b.keys() and all(
+        a[p].keys() == b[p].keys()
+        and all(np.array_equal(a[p][n], b[p][n]) and a[p][n].dtype == b[p][n].dtype for n in a[p])
+        for p in a
+    )
+
+
+def test_layer_state_round_trips_through_a_model_file(tmp_path):
+    model = trained_with_state()
+    X, y = crafted.training_data(model)
+    assert np.abs(model.layers[1].running_mean).min() > 0     # training moved it
+    path = tmp_path / "state.snn"
+    save_model(model, path)
+    header, _ = read_file(path)
+    assert header["state"] == [
+        {"layer": 1, "class": "RunningMean", "arrays": {"running_mean": "state/1/running_mean"}},
+        {"layer": 4, "class": "RunningMean", "arrays": {"running_mean": "state/4/running_mean"}},
+    ]
+    loaded = load_model(path)
+    assert same_state(state_of(loaded), state_of(model))
+    assert params_equal(loaded, model)
+    assert np.array_equal(loaded.predict(X), model.predict(X))
+    # Training on moves the state (and the parameters) exactly as without the save.
+    model.fit(X, y, epochs=1, batch_size=16, verbose=0)
+    loaded.fit(X, y, epochs=1, batch_size=16, verbose=0)
+    assert same_state(state_of(loaded), state_of(model))
+    assert params_equal(loaded, model)
+
+
+def test_layer_state_round_trips_through_a_parameters_file(tmp_path):
+    model = trained_with_state()
+    X, _ = crafted.training_data(model)
+    save_parameters(model, tmp_path / "params.snn")
+    save_model(model, tmp_path / "whole.snn")
+    for path in (tmp_path / "params.snn", tmp_path / "whole.snn"):
+        fresh = crafted.state_classifier()
+        fresh.finalize()
+        own = fresh.layers[1].running_mean
+        assert not same_state(state_of(fresh), state_of(model))
+        load_parameters(fresh, path)
+        assert fresh.layers[1].running_mean is own              # copied into its own array
+        assert same_state(state_of(fresh), state_of(model))
+        assert params_equal(fresh, model)
+        assert np.array_equal(fresh.predict(X), model.predict(X))
+
+
+def edit(function):
+    """A ``change(header, data)`` that edits the header only, whatever ``function`` returns."""
+    def change(header, data):
+        function(header)
+    return change
+
+
+def change_stored_state(source: Path, target: Path, values) -> None:
+    def change(header, arrays):
+        arrays["state/1/running_mean"] = values(arrays["state/1/running_mean"])
+    rewrite(source, target, change)
+
+
+def with_nan(array):
+    array = array.copy()
+    array[0, 2] = np.nan
+    return array
+
+
+@pytest.mark.parametrize(
+    ("values", "load_message", "parameters_message"),
+    [
+        (lambda a: np.zeros((1, 9), a.dtype),
+         r"layer 1 \(RunningMean\) keeps the state running_mean \(1, 8\) by its config, but "
+         r"the file stores running_mean \(1, 9\) for it",
+         r"layer 1 \(RunningMean\): array 'state/1/running_mean' is float32\[1, 9\] in the file "
+         r"but the model expects float32\[1, 8\]"),
+        (lambda a: a.astype(np.float64),
+         r"layer 1 \(RunningMean\): array 'state/1/running_mean' is float64\[1, 8\] in the file "
+         r"but the model expects float32\[1, 8\]",
+         None),
+        (with_nan,
+         r"layer 1 \(RunningMean\): state array 'state/1/running_mean' holds NaN or infinite",
+         None),
+    ],
+    ids=["shape", "dtype", "nan"],
+)
+def test_a_wrong_stored_state_is_refused_and_changes_nothing(
+    tmp_path, values, load_message, parameters_message
+):
+    good = tmp_path / "good.snn"
+    save_model(trained_with_state(), good)
+    bad = tmp_path / "bad.snn"
+    change_stored_state(good, bad, values)
+    with pytest.raises(ModelFileError, match=load_message) as info:
+        load_model(bad)
+    assert str(bad) in str(info.value)
+    model = crafted.state_classifier()
+    model.finalize()
+    parameters, state = model.get_parameters(), state_of(model)
+    with pytest.raises(ModelFileError, match=parameters_message or load_message):
+        load_parameters(model, bad)
+    assert same_state(state_of(model), state)
+    assert same_arrays(model.get_parameters(), parameters)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        # The arrays stay in the table: nothing uses them (a file without them: below).
+        (edit(lambda h: h.update(state=[])), "2 of its arrays are used by no parameter, state"),
+        (edit(lambda h: h["state"].pop()), "1 of its arrays are used by no parameter, state"),
+        (edit(lambda h: h["state"][0].update(layer=2)),
+         r"layer 1 \(RunningMean\) keeps the state running_mean \(1, 8\) by its config, but the "
+         r"file stores none for it"),
+        (edit(lambda h: h["state"][0].update(arrays={"mean": "state/1/running_mean"})),
+         r"layer 1 \(RunningMean\) keeps the state running_mean \(1, 8\) by its config, but the "
+         r"file stores mean \(1, 8\) for it"),
+        (edit(lambda h: h["state"][0].update(**{"class": "Dense"})),
+         r"layer 1 \(RunningMean\) is a Dense in the file's state"),
+        (edit(lambda h: h["state"].reverse()), "in the order of the layers"),
+        (edit(lambda h: h["state"][1].update(layer=1)), "in the order of the layers"),
+        (edit(lambda h: h["state"][0]["arrays"].update(running_mean="parameters/0/0")),
+         "named by two parameters, state arrays or optimizer slots"),
+        (edit(lambda h: h["state"][0].update(extra=1)), "exactly a layer, a class and arrays"),
+        (edit(lambda h: h.pop("state")), r"malformed \(KeyError: 'state'\)"),
+    ],
+    ids=["no-state", "one-missing", "moved", "renamed", "class", "order", "repeated",
+         "aliased", "extra-key", "no-entry"],
+)
+def test_a_state_entry_that_does_not_fit_is_refused(tmp_path, saved_headers, change, message):
+    refused(tmp_path, saved_headers, "state_classifier", change, message)
+
+
+def test_a_file_without_a_layers_state_is_refused(tmp_path):
+    save_model(trained_with_state(), tmp_path / "good.snn")
+
+    def drop(header, arrays):
+        header["state"].pop()
+        del arrays["state/4/running_mean"]
+    rewrite(tmp_path / "good.snn", tmp_path / "bad.snn", drop)
+    with pytest.raises(ModelFileError, match=r"layer 4 \(RunningMean\) keeps the state "
+                                             r"running_mean \(1, 3\) by its config, but the "
+                                             "file stores none for it"):
+        load_model(tmp_path / "bad.snn")
+    model = crafted.state_classifier()
+    with pytest.raises(ModelFileError, match=r"layer 4 \(RunningMean\) keeps the state "
+                                             r"'running_mean', but the file stores none for it"):
+        load_parameters(model, tmp_path / "bad.snn")
+
+
+def test_state_for_a_layer_that_keeps_none_is_refused(tmp_path, saved_headers):
+    def swap(header, data):   # the Softmax where the file stores the RunningMean's state
+        layers = header["config"]["layers"]
+        layers[4], layers[5] = layers[5], layers[4]
+    refused(tmp_path, saved_headers, "state_classifier", swap,
+            r"layer 4 \(Softmax\) keeps no state by its config, but the file stores "
+            r"running_mean \(1, 3\) for it")
+    # The same file's parameters into a model whose layer 4 keeps none.
+    model = Model([snn.Dense(2, 8), crafted.RunningMean(8), snn.ReLU(), snn.Dense(8, 3),
+                   snn.Linear(), snn.Softmax()])
+    save_model(trained_with_state(), tmp_path / "state.snn")
+    with pytest.raises(ModelFileError, match=r"layer 4 \(Linear\) keeps no state, but the "
+                                             r"file stores \['running_mean'\] for it"):
+        load_parameters(model, tmp_path / "state.snn")
+
+
+def test_every_state_field_of_every_json_type_is_refused(tmp_path, saved_headers):
+    """Each value of the state entry (the list, its entries, their fields) replaced by each
+    JSON type: refused by load_model and load_parameters alike, never another error."""
+    header, data = saved_headers["state_classifier"]
+    target = tmp_path / "hostile.snn"
+    paths = list(leaf_paths(header["state"], ("state",)))
+    assert len(paths) == 11
+    for where in paths:
+        for junk in JUNK_OF_EVERY_TYPE:
+            edited = json.loads(json.dumps(header))
+            if crafted.at(edited, where) == junk:
+                continue
+            crafted.put(edited, where, junk)
+            crafted.write_crafted(target, edited, data)
+            with pytest.raises(ModelFileError):
+                load_model(target)
+            with pytest.raises(ModelFileError):
+                load_parameters(crafted.state_classifier(), target)
+
+
+def test_saving_nan_state_is_refused_and_keeps_the_good_file(tmp_path):
+    model = trained_with_state()
+    path = tmp_path / "model.snn"
+    save_model(model, path)
+    good = path.read_bytes()
+    model.layers[4].running_mean[0, 1] = np.inf
+    for save in (save_model, save_parameters):
+        with pytest.raises(ValueError, match=r"the state 'running_mean' of layer 4 "
+                                             r"\(RunningMean\) holds NaN or infinity"):
+            save(model, path)
+    assert path.read_bytes() == good
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.snn"]
+
+
+def test_a_version_1_file_holds_no_state(tmp_path):
+    old = FIXTURES / "classifier-v1.snn"
+    header, _ = read_file(old)
+    raw = old.read_bytes()
+    data = raw[len(raw) - header["data_bytes"]:]
+    # Its parameters into a model with a layer that keeps state (after the Softmax, so that
+    # the parameters still match): refused, nothing changed.
+    model = Model([snn.Dense(2, 16), snn.ReLU(), snn.Dropout(0.1), snn.Dense(16, 3),
+                   snn.Softmax(), crafted.RunningMean(3)])
+    model.finalize()
+    parameters, state = model.get_parameters(), state_of(model)
+    with pytest.raises(ModelFileError, match=r"layer 5 \(RunningMean\) keeps the state "
+                                             r"'running_mean', but the file is of format "
+                                             "version 1, which stores no layer state"):
+        load_parameters(model, old)
+    assert same_arrays(model.get_parameters(), parameters)
+    assert same_state(state_of(model), state)
+    # An architecture with one, refused before building.
+    with_state = json.loads(json.dumps(header))
+    with_state["config"]["layers"].insert(
+        1, {"class": "RunningMean", "config": {"n_features": 16}})
+    write_raw_header(tmp_path / "v1-state.snn", with_state, data, version=1)
+    with pytest.raises(ModelFileError, match=r"layer 1 \(RunningMean\) keeps the state "
+                                             r"'running_mean', but the file is of format "
+                                             "version 1"):
+        load_model(tmp_path / "v1-state.snn")
+    # A version-1 header has no state entry: one is refused, not ignored.
+    header["state"] = []
+    write_raw_header(tmp_path / "v1-entry.snn", header, data, version=1)
+    with pytest.raises(ModelFileError, match="a version-1 file has no state entry"):
+        load_model(tmp_path / "v1-entry.snn")
+
+
+# ---------------------------------------------------------------------------- huge layers
+# Every layer's arrays are compared with what its class declares (array_shapes) before the
+# model is built: a file cannot make a layer larger than the arrays it stores.
+
+
+def set_layer_config(position, **config):
+    def change(header, data):
+        header["config"]["layers"][position]["config"].update(config)
+    return change
+
+
+@pytest.mark.parametrize(
+    ("base", "change", "message"),
+    [
+        ("adam_classifier", set_layer_config(0, n_inputs=10**9, n_neurons=10**9),
+         r"layer 0 \(Dense\) needs weights \(1000000000, 1000000000\) and biases "
+         r"\(1, 1000000000\) by its config, but the file stores arrays shaped \(2, 16\) and "
+         r"\(1, 16\)"),
+        # Small enough to be allocated (and seen) if building came first: 64 MB of weights.
+        ("adam_classifier", set_layer_config(3, n_inputs=1_000_000),
+         r"layer 3 \(Dense\) needs weights \(1000000, 16\) and biases \(1, 16\) by its "
+         r"config, but the file stores arrays shaped \(16, 16\) and \(1, 16\)"),
+        ("state_classifier", set_layer_config(1, n_features=10_000_000),
+         r"layer 1 \(RunningMean\) keeps the state running_mean \(1, 10000000\)"),
+        ("adam_classifier", set_layer_config(0, n_inputs=-1),
+         r"architecture cannot be rebuilt: layer 0 \(Dense\): n_inputs must be a positive "
+         "integer; got -1"),
+        ("adam_classifier", set_layer_config(6, n_neurons="3"),
+         r"architecture cannot be rebuilt: layer 6 \(Dense\): n_neurons must be a positive "
+         r"integer; got '3' \(str\)"),
+        ("adam_classifier", set_layer_config(0, n_inputs=True),
+         r"layer 0 \(Dense\): n_inputs must be a positive integer; got True \(bool\)"),
+        ("state_classifier", set_layer_config(4, n_features=0),
+         r"layer 4 \(RunningMean\): n_features must be a positive int; got 0"),
+        ("adam_classifier",
+         edit(lambda header: header["config"]["layers"][0]["config"].pop("n_neurons")),
+         r"layer 0 \(Dense\): n_neurons must be a positive integer; got None"),
+        ("adam_classifier",
+         edit(lambda header: header["config"]["layers"].insert(
+             1, {"class": "Dense", "config": {"n_inputs": 10**6, "n_neurons": 10**6}})),
+         r"layer 1 \(Dense\) needs weights \(1000000, 1000000\) and biases \(1, 1000000\) by "
+         "its config, but the file stores no parameters for it"),
+        ("adam_classifier",
+         edit(lambda header: header["config"]["layers"][1].update({"class": "Dense"})),
+         r"layer 1 \(Dense\): n_inputs must be a positive integer; got None"),
+        ("adam_classifier",
+         edit(lambda header: header["config"]["layers"][1].update(
+             {"class": "RunningMean"})),
+         r"layer 1 \(RunningMean\): n_features must be a positive int; got None"),
+    ],
+    ids=["dense-10**9", "dense-64MB", "state-40MB", "negative", "string", "bool",
+         "state-zero", "missing", "inserted", "relu-as-dense", "relu-as-state"],
+)
+def test_a_huge_or_impossible_layer_is_refused_before_anything_is_allocated(
+    tmp_path, saved_headers, base, change, message
+):
+    tracemalloc.start()
+    try:
+        refused(tmp_path, saved_headers, base, change, message)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 2**20     # the header and the small model's own arrays at most: under 1 MiB
+
+
+def test_a_layer_that_stores_arrays_it_does_not_declare_is_refused(tmp_path, saved_headers):
+    def change(header, data):
+        relu = header["config"]["layers"][1]
+        header["config"]["layers"][0], header["config"]["layers"][1] = relu, \
+            header["config"]["layers"][0]
+    refused(tmp_path, saved_headers, "adam_classifier", change,
+            r"layer 0 \(ReLU\) needs no parameters by its config, but the file stores arrays "
+            r"shaped \(2, 16\) and \(1, 16\)")
+
+
+def test_an_unregistered_class_is_refused_before_building_in_the_words_of_build(tmp_path):
+    model = trained_with_state()
+    save_model(model, tmp_path / "state.snn")
+    config = model.get_config()
+    del registry._REGISTRIES["layers"]["RunningMean"]    # the fixture restores it
+    with pytest.raises(ValueError) as built:
+        Model.from_config(config, rng=0)
+    with pytest.raises(ModelFileError) as loaded:
+        with open_model(tmp_path / "state.snn"):   # refused here: open_model builds nothing
+            pass
+    assert str(loaded.value).endswith(f"its architecture cannot be rebuilt: {built.value}")
+    assert "unknown layers class 'RunningMean'" in str(loaded.value)
+    assert "register_layer" in str(loaded.value)
+
+
+class Opaque(crafted.RunningMean):
+    """A RunningMean whose class cannot tell its shapes from a config."""
+
+    @classmethod
+    def array_shapes(cls, config):
+        return None
+
+
+def test_a_class_that_cannot_tell_its_shapes_is_built_from_the_files_config(tmp_path):
+    with crafted.registered(Opaque):
+        model = Model([snn.Dense(2, 4, rng=0), Opaque(4), snn.Dense(4, 1, rng=1)],
+                      loss=snn.MeanSquaredError(), optimizer=snn.SGD(), seed=0)
+        X = np.ones((8, 2), np.float32)
+        model.fit(X, np.ones((8, 1), np.float32), epochs=1, verbose=0)
+        save_model(model, tmp_path / "opaque.snn")
+        loaded = load_model(tmp_path / "opaque.snn")
+        assert same_state(state_of(loaded), state_of(model))
+        assert np.array_equal(loaded.predict(X), model.predict(X))
+        # Not checked before building: its constructor, then the built layer, are the guard.
+        rewrite(tmp_path / "opaque.snn", tmp_path / "wider.snn",
+                lambda header, arrays: header["config"]["layers"][1]["config"].update(
+                    n_features=5))
+        with pytest.raises(ModelFileError, match=r"layer 1 \(Opaque\): array "
+                                                 r"'state/1/running_mean' is float32\[1, 4\] in "
+                                                 r"the file but the model expects float32\[1, 5\]"):
+            load_model(tmp_path / "wider.snn")
+
+
+EXAMPLE_CONFIGS = {"Dense": {"n_inputs": 3, "n_neurons": 2}, "Dropout": {"rate": 0.5}}
+
+
+def test_every_built_in_layer_declares_its_array_shapes():
+    """No built-in layer says None: the guard above covers every one of them."""
+    built_in = [name for name in registry.known_names("layers")
+                if registry.lookup("layers", name).__module__.startswith("scratchnn.")]
+    assert "Dense" in built_in and "Flatten" in built_in
+    for name in built_in:
+        cls = registry.lookup("layers", name)
+        config = EXAMPLE_CONFIGS.get(name, {})
+        layer = cls.from_config(config, rng=0)
+        arrays = {n: getattr(layer, n) for n in (*cls.parameter_names, *cls.state_names)}
+        assert cls.array_shapes(config) == {n: a.shape for n, a in arrays.items()}, name

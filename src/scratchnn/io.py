@@ -93,12 +93,13 @@ _READ_CHUNK = 16 * 1024 * 1024  # an array is read and hashed this many bytes at
 
 
 def save_model(model: Model, path: PathLike) -> None:
-    """Write ``model`` to ``path``: architecture, parameters, optimizer and random states.
+    """Write ``model`` to ``path``: architecture, parameters, the layers' non-trainable state,
+    optimizer and random states (format version 2).
 
     Loading the file with :func:`scratchnn.load_model` and training on gives exactly the
     parameters that training on without the save would have given. The save is atomic and
-    refuses a model with NaN or infinite parameters (ValueError naming the layer), so a
-    diverged model never overwrites a good file. An existing file keeps its permission bits.
+    refuses a model with NaN or infinite parameters or state (ValueError naming the layer), so
+    a diverged model never overwrites a good file. An existing file keeps its permission bits.
     """
     _check_path(path)
     header, arrays = _model_contents(model)
@@ -406,10 +407,11 @@ def _check_array_shapes(path: PathLike, header: dict[str, Any]) -> None:
             if got_state != expected_state:
                 needs = _and(f"{name} {shape}" for name, shape in expected_state.items())
                 stores = _and(f"{name} {shape}" for name, shape in got_state.items())
+                keeps = f"the state {needs}" if needs else "no state"
                 _refuse(
                     path,
-                    f"{where} keeps the state {needs or 'none'} by its config, but the file "
-                    f"stores {stores or 'none'} for it",
+                    f"{where} keeps {keeps} by its config, but the file stores "
+                    f"{stores or 'none'} for it",
                 )
 
 
@@ -1041,20 +1043,20 @@ def _check_contents(header: dict[str, Any], names: set[str], version: int) -> No
 def _state_arrays(state: Any, names: set[str]) -> list[str]:
     """The array names of a version-2 header's ``state`` list, its structure checked."""
     _require(isinstance(state, list), "state is not a list")
-    positions: set[int] = set()
+    previous = -1
     used = []
     for entry in state:
         _require(isinstance(entry, dict) and sorted(entry) == ["arrays", "class", "layer"],
                  "a state entry needs exactly a layer, a class and arrays")
-        _require(_is_count(entry["layer"]) and entry["layer"] not in positions,
-                 "a state entry needs an integer layer of its own")
+        _require(_is_count(entry["layer"]) and entry["layer"] > previous,
+                 "state entries need integer layers, in the order of the layers")
         _require(isinstance(entry["class"], str), "a state entry's class is not a name")
         arrays = entry["arrays"]
         _require(isinstance(arrays, dict) and len(arrays) > 0,
                  "a state entry's arrays is not an object naming one array or more")
         _require(all(_is_str_in(name, names) for name in arrays.values()),
                  "a state array names an array the table lacks")
-        positions.add(entry["layer"])
+        previous = entry["layer"]
         used += arrays.values()
     return used
 
