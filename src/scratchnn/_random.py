@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import numbers
+from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 
@@ -60,3 +62,19 @@ def standard_normal(
 def uniform(rng: np.random.Generator | np.random.RandomState, size: tuple[int, ...]) -> np.ndarray:
     """Uniform draws on [0, 1) in float64 from either kind of generator."""
     return rng.random_sample(size) if isinstance(rng, np.random.RandomState) else rng.random(size)
+
+
+def give_streams(layers: Iterable[Any], seed_sequence: np.random.SeedSequence) -> None:
+    """Seeded streams for the layers that draw random numbers and were given no ``rng``.
+
+    Such layers keep their generator in ``rng``; those built without one
+    (``uses_default_rng``) get a child of the model's ``seed_sequence`` instead of the shared
+    library generator, so a seeded model (and a resumed one) is reproducible. One child per
+    layer with an ``rng``, in order, whether it is replaced or not.
+    """
+    random_layers = [layer for layer in layers if hasattr(layer, "rng")]
+    children = seed_sequence.spawn(len(random_layers) + 1)[1:] if random_layers else []
+    for layer, child in zip(random_layers, children, strict=True):
+        if getattr(layer, "uses_default_rng", False):
+            layer.rng = np.random.Generator(np.random.PCG64(child))
+            layer.uses_default_rng = False

@@ -1,4 +1,4 @@
-"""What a model accepts as ``X`` and ``y``: checked once per call, explained when wrong.
+"""What a model accepts: ``X``, ``y``, parameters, layers that connect; explained when wrong.
 
 A batch ``X`` is shaped ``(n_samples, *sample_shape)``; the model's layers say which sample
 shapes they take (:meth:`Layer.output_shape <scratchnn.Layer.output_shape>`). Targets take
@@ -9,12 +9,24 @@ otherwise.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
 
 from ._typing import Array
-from ._validation import as_float_array, cast_float, check_finite, describe, plain_array
+from ._validation import (
+    all_finite,
+    as_float_array,
+    cast_float,
+    check_finite,
+    describe,
+    plain_array,
+)
+from .layers.base import Layer
+from .losses import Loss, SoftmaxCategoricalCrossentropy
+from .metrics import Accuracy
+from .optimizers import Optimizer
 
 Shape = tuple[int, ...]
 
@@ -145,3 +157,152 @@ def _values_like_outputs(
             f"target per output value of the last layer); got {np.shape(y)}"
         )
     return cast_float(array, name, dtype)
+
+
+def check_parameters(layers: list[Any], parameters: Any) -> list[tuple[Array, Array]]:
+    """``parameters`` for ``Model.set_parameters``: one list of arrays per trainable layer,
+    each shaped like the layer's own and finite; returned as (target, array) pairs."""
+    if not isinstance(parameters, Sequence) or len(parameters) != len(layers):
+        count = len(parameters) if isinstance(parameters, Sequence) else describe(parameters)
+        raise ValueError(
+            f"parameters must hold one [weights, biases] list per trainable layer "
+            f"({len(layers)}); got {count}"
+        )
+    checked: list[tuple[Array, Array]] = []
+    for index, (layer, given) in enumerate(zip(layers, parameters, strict=True)):
+        own = layer.parameters()
+        if not isinstance(given, (Sequence, np.ndarray)) or isinstance(given, str):
+            raise TypeError(
+                f"parameters[{index}] must be a list [weights, biases] for "
+                f"{layer.describe()}; got {describe(given)}"
+            )
+        if len(given) != len(own):
+            raise ValueError(
+                f"parameters[{index}] must hold {len(own)} arrays for "
+                f"{layer.describe()}; got {len(given)}"
+            )
+        for slot, (target, value) in enumerate(zip(own, given, strict=True)):
+            array = as_float_array(value, f"parameters[{index}][{slot}]", target.dtype)
+            if array.shape != target.shape:
+                raise ValueError(
+                    f"parameters[{index}][{slot}] of {layer.describe()} must be "
+                    f"shaped {target.shape}; got {array.shape}"
+                )
+            if not all_finite(array):
+                raise ValueError(f"parameters[{index}][{slot}] must be finite")
+            checked.append((target, array))
+    return checked
+
+
+def connect(layers: list[Any]) -> Shape | None:
+    """The output sample shape, checked from the first layer that fixes its input on.
+
+    None when no layer fixes one (the data will tell). Raises ValueError
+    saying which layer gives what the next cannot take.
+    """
+    start = next((i for i, layer in enumerate(layers)
+                  if layer.expected_input_shape() is not None), None)
+    if start is None:
+        return None
+    shape = tuple(layers[start].expected_input_shape() or ())
+    source = start
+    for index in range(start, len(layers)):
+        layer = layers[index]
+        try:
+            new = tuple(layer.output_shape(shape))
+        except ValueError as error:
+            expected = layer.expected_input_shape()
+            given = layers[source].describe()
+            if index > start and expected is not None and len(expected) == len(shape) == 1:
+                raise ValueError(
+                    f"layers do not connect: {given} outputs {shape[0]} features but the next "
+                    f"{type(layer).__name__} (layer {index}, {layer.describe()}) expects "
+                    f"{expected[0]}"
+                ) from None
+            raise ValueError(f"layers do not connect at layer {index}: {error}") from None
+        if new != shape or layer.expected_input_shape() is not None:
+            source = index
+        shape = new
+    return shape
+
+
+def sample_shapes(layers: list[Any], sample_shape: Shape) -> list[Shape]:
+    """Every layer's output sample shape for input samples shaped ``sample_shape``;
+    ValueError naming the first layer that cannot take what it would get."""
+    shapes = []
+    shape = sample_shape
+    for index, layer in enumerate(layers):
+        try:
+            shape = tuple(layer.output_shape(shape))
+        except ValueError as error:
+            raise ValueError(
+                f"samples shaped {sample_shape} do not fit the model at layer {index} "
+                f"({layer.describe()}): {error}"
+            ) from None
+        shapes.append(shape)
+    return shapes
+
+
+# -- what a model is built from ----------------------------------------------------------------
+
+
+def check_layer_list(layers: Any) -> None:
+    """``Model(layers)`` takes a list of layers (or None), not one layer or another thing."""
+    if isinstance(layers, Layer) or (layers is not None and not isinstance(layers, Iterable)):
+        hint = "; wrap a single layer in a list: [layer]" if isinstance(layers, Layer) else ""
+        raise TypeError(
+            "layers must be a list of layers, e.g. [Dense(2, 64), ReLU()]; "
+            f"got {describe(layers)}{hint}"
+        )
+
+
+def check_layer(layer: Any) -> None:
+    """A layer instance (a class given instead gets a hint)."""
+    if not isinstance(layer, Layer):
+        hint = ""
+        if isinstance(layer, type) and issubclass(layer, Layer):
+            hint = f"; did you mean {layer.__name__}() (an instance, not the class)?"
+        raise TypeError(f"layers must be scratchnn layers; got {describe(layer)}{hint}")
+
+
+def check_parts(*, loss: Any, optimizer: Any, accuracy: Any) -> None:
+    """``Model.set``'s arguments: None or an instance of the right kind."""
+    if loss is not None:
+        if isinstance(loss, SoftmaxCategoricalCrossentropy):
+            raise TypeError(
+                "loss must be a Loss such as CategoricalCrossentropy(); the fused "
+                "softmax + cross-entropy is used automatically when the last layer is Softmax"
+            )
+        if not isinstance(loss, Loss):
+            raise TypeError(f"loss must be a scratchnn Loss instance; got {describe(loss)}")
+    if optimizer is not None and not isinstance(optimizer, Optimizer):
+        raise TypeError(
+            f"optimizer must be a scratchnn Optimizer instance; got {describe(optimizer)}"
+        )
+    if accuracy is not None and not isinstance(accuracy, Accuracy):
+        raise TypeError(
+            f"accuracy must be a scratchnn Accuracy instance; got {describe(accuracy)}"
+        )
+
+
+def check_layers(layers: list[Layer]) -> np.dtype:
+    """Each position its own layer object, one dtype for every array; returns that dtype
+    (float32 when no layer has arrays)."""
+    if not layers:
+        raise ValueError("the model has no layers; add some with model.add(Dense(...))")
+    seen: dict[int, int] = {}
+    for index, layer in enumerate(layers):
+        if id(layer) in seen:
+            name = type(layer).__name__
+            raise ValueError(
+                f"layer {index} ({layer.describe()}) is the same object as layer "
+                f"{seen[id(layer)]}; a layer keeps its inputs for the backward pass, so each "
+                f"position needs its own instance, e.g. {name}() twice"
+            )
+        seen[id(layer)] = index
+    dtypes = {array.dtype for layer in layers
+              for array in (*layer.parameters(), *layer.state().values())}
+    if len(dtypes) > 1:
+        names = ", ".join(sorted(np.dtype(d).name for d in dtypes))
+        raise ValueError(f"all layers with parameters must share one dtype; got {names}")
+    return np.dtype(dtypes.pop() if dtypes else np.float32)

@@ -31,21 +31,18 @@ from typing import Any
 import numpy as np
 
 from . import _samples, training
-from ._random import RandomLike, check_random_state, default_generator
+from ._random import RandomLike, check_random_state, default_generator, give_streams
 from ._typing import Array
 from ._validation import (
-    all_finite,
-    as_float_array,
     check_non_negative_int,
-    check_positive_int,
     describe,
 )
 from .callbacks import Callback, History
 from .layers import Layer
-from .losses import Loss, SoftmaxCategoricalCrossentropy
+from .losses import Loss
 from .metrics import Accuracy, accuracy_for_outputs
 from .optimizers import Optimizer
-from .registry import known_names, library_class_name, lookup, registered_class
+from .registry import build_entry, describe_entry, library_class_name
 from .storage import FlatParameters
 
 __all__ = ["Model", "library_class_name", "load_model"]
@@ -105,14 +102,7 @@ class Model:
         self.history: History | None = None
         self._finalized = False
         self._accuracy_chosen = False    # True while self.accuracy is finalize's default
-        if isinstance(layers, Layer) or (
-            layers is not None and not isinstance(layers, Iterable)
-        ):
-            hint = "; wrap a single layer in a list: [layer]" if isinstance(layers, Layer) else ""
-            raise TypeError(
-                "layers must be a list of layers, e.g. [Dense(2, 64), ReLU()]; "
-                f"got {describe(layers)}{hint}"
-            )
+        _samples.check_layer_list(layers)
         for layer in layers or ():
             self.add(layer)
         self.set(loss=loss, optimizer=optimizer, accuracy=accuracy)
@@ -121,11 +111,7 @@ class Model:
 
     def add(self, layer: Layer) -> None:
         """Append ``layer``: any :class:`~scratchnn.Layer` (Dense, Flatten, an activation...)."""
-        if not isinstance(layer, Layer):
-            hint = ""
-            if isinstance(layer, type) and issubclass(layer, Layer):
-                hint = f"; did you mean {layer.__name__}() (an instance, not the class)?"
-            raise TypeError(f"layers must be scratchnn layers; got {describe(layer)}{hint}")
+        _samples.check_layer(layer)
         self.layers.append(layer)
         self._forget_default_accuracy()
         self._finalized = False
@@ -144,27 +130,13 @@ class Model:
         accuracy: Accuracy | None = None,
     ) -> None:
         """Set any of the loss, the optimizer and the accuracy (``None`` keeps the current)."""
+        _samples.check_parts(loss=loss, optimizer=optimizer, accuracy=accuracy)
         if loss is not None:
-            if isinstance(loss, SoftmaxCategoricalCrossentropy):
-                raise TypeError(
-                    "loss must be a Loss such as CategoricalCrossentropy(); the fused "
-                    "softmax + cross-entropy is used automatically when the last layer is Softmax"
-                )
-            if not isinstance(loss, Loss):
-                raise TypeError(f"loss must be a scratchnn Loss instance; got {describe(loss)}")
             self.loss = loss
             self._forget_default_accuracy()
         if optimizer is not None:
-            if not isinstance(optimizer, Optimizer):
-                raise TypeError(
-                    f"optimizer must be a scratchnn Optimizer instance; got {describe(optimizer)}"
-                )
             self.optimizer = optimizer
         if accuracy is not None:
-            if not isinstance(accuracy, Accuracy):
-                raise TypeError(
-                    f"accuracy must be a scratchnn Accuracy instance; got {describe(accuracy)}"
-                )
             self.accuracy = accuracy
             self._accuracy_chosen = False
         self._finalized = False
@@ -177,38 +149,13 @@ class Model:
         layer whose config fixes its input (a Dense) on; layers before it are checked against
         the data. All parameters share one dtype, the model's (float32 if none has any).
         """
-        if not self.layers:
-            raise ValueError("the model has no layers; add some with model.add(Dense(...))")
-        seen: dict[int, int] = {}
-        for index, layer in enumerate(self.layers):
-            if id(layer) in seen:
-                name = type(layer).__name__
-                raise ValueError(
-                    f"layer {index} ({layer.describe()}) is the same object as layer "
-                    f"{seen[id(layer)]}; a layer keeps its inputs for the backward pass, so each "
-                    f"position needs its own instance, e.g. {name}() twice"
-                )
-            seen[id(layer)] = index
-        dtypes = {array.dtype for layer in self.layers
-                  for array in (*layer.parameters(), *layer.state().values())}
-        if len(dtypes) > 1:
-            names = ", ".join(sorted(np.dtype(d).name for d in dtypes))
-            raise ValueError(f"all layers with parameters must share one dtype; got {names}")
-        self.dtype = np.dtype(dtypes.pop() if dtypes else np.float32)
+        self.dtype = _samples.check_layers(self.layers)
         self._shapes: dict[Shape, list[Shape]] = {}
         self.input_shape = self.layers[0].expected_input_shape()
-        self.output_shape = _connect(self.layers)
+        self.output_shape = _samples.connect(self.layers)
         self.trainable_layers = [layer for layer in self.layers if layer.trainable]
         self._storage = FlatParameters(self.trainable_layers)
-        # Layers that draw random numbers keep their generator in ``rng``; those built
-        # without one draw from the model's seeded stream instead of the shared library
-        # generator, so a seeded model (and a resumed one) is reproducible.
-        random_layers = [layer for layer in self.layers if hasattr(layer, "rng")]
-        children = self._seed_sequence.spawn(len(random_layers) + 1)[1:] if random_layers else []
-        for layer, child in zip(random_layers, children, strict=True):
-            if getattr(layer, "uses_default_rng", False):
-                layer.rng = np.random.Generator(np.random.PCG64(child))
-                layer.uses_default_rng = False
+        give_streams(self.layers, self._seed_sequence)
         if self.loss is not None:
             self.loss.check_last_layer(self.layers[-1])
             self.loss.remember_trainable_layers(self.trainable_layers)
@@ -266,18 +213,8 @@ class Model:
         sample_shape = tuple(sample_shape)
         shapes = self._shapes.get(sample_shape)
         if shapes is None:
-            shapes = []
-            shape = sample_shape
-            for index, layer in enumerate(self.layers):
-                try:
-                    shape = tuple(layer.output_shape(shape))
-                except ValueError as error:
-                    raise ValueError(
-                        f"samples shaped {sample_shape} do not fit the model at layer {index} "
-                        f"({layer.describe()}): {error}"
-                    ) from None
-                shapes.append(shape)
-            self._shapes[sample_shape] = shapes
+            shapes = self._shapes[sample_shape] = _samples.sample_shapes(self.layers,
+                                                                         sample_shape)
         return shapes
 
     def check_inputs(self, X: Any, name: str = "X") -> Array:
@@ -305,9 +242,6 @@ class Model:
             raise ValueError("check the inputs first: the output shape comes from them")
         return _samples.check_targets(y, n_samples, name, loss=self.loss,
                                       output_shape=self.output_shape, dtype=self.dtype)
-
-    def _check_batch_size(self, batch_size: Any) -> int | None:
-        return None if batch_size is None else check_positive_int(batch_size, "batch_size")
 
     # -- one training step: forward, backward, update ---------------------------------------
 
@@ -434,18 +368,7 @@ class Model:
         ``X`` is shaped ``(n_samples, *sample_shape)``; the result ``(n_samples,
         *output_shape)``, in batches of ``batch_size`` samples if given.
         """
-        batch_size = self._check_batch_size(batch_size)
-        X = self.check_inputs(X)
-        size = len(X) if batch_size is None else batch_size
-        if size >= len(X):
-            with np.errstate(all="ignore"):
-                return self.forward(X, training=False).copy()
-        assert self.output_shape is not None
-        outputs = np.empty((len(X), *self.output_shape), dtype=self.dtype)
-        with np.errstate(all="ignore"):
-            for start in range(0, len(X), size):
-                outputs[start:start + size] = self.forward(X[start:start + size], False)
-        return outputs
+        return training.predict(self, X, batch_size=batch_size)
 
     def predict_classes(self, X: Any, *, batch_size: int | None = None) -> Array:
         """The last layer's ``predictions``: class ids, 0/1 answers or regression values."""
@@ -460,62 +383,21 @@ class Model:
         return [[param.copy() for param in layer.parameters()] for layer in self.trainable_layers]
 
     def set_parameters(self, parameters: Sequence[Sequence[Any]]) -> None:
-        """Copy ``parameters`` (as :meth:`get_parameters` returns them) into the layers."""
+        """Copy ``parameters`` (as :meth:`get_parameters` returns them) into the layers.
+
+        Every array is checked (count, shape, finite) before any is copied: all or nothing.
+        """
         self._ensure_finalized()
-        layers = self.trainable_layers
-        if not isinstance(parameters, Sequence) or len(parameters) != len(layers):
-            count = len(parameters) if isinstance(parameters, Sequence) else describe(parameters)
-            raise ValueError(
-                f"parameters must hold one [weights, biases] list per trainable layer "
-                f"({len(layers)}); got {count}"
-            )
-        checked = []
-        for index, (layer, given) in enumerate(zip(layers, parameters, strict=True)):
-            own = layer.parameters()
-            if not isinstance(given, (Sequence, np.ndarray)) or isinstance(given, str):
-                raise TypeError(
-                    f"parameters[{index}] must be a list [weights, biases] for "
-                    f"{layer.describe()}; got {describe(given)}"
-                )
-            if len(given) != len(own):
-                raise ValueError(
-                    f"parameters[{index}] must hold {len(own)} arrays for "
-                    f"{layer.describe()}; got {len(given)}"
-                )
-            for slot, (target, value) in enumerate(zip(own, given, strict=True)):
-                array = as_float_array(value, f"parameters[{index}][{slot}]", target.dtype)
-                if array.shape != target.shape:
-                    raise ValueError(
-                        f"parameters[{index}][{slot}] of {layer.describe()} must be "
-                        f"shaped {target.shape}; got {array.shape}"
-                    )
-                if not all_finite(array):
-                    raise ValueError(f"parameters[{index}][{slot}] must be finite")
-                checked.append((target, array))
-        for target, array in checked:
+        for target, array in _samples.check_parameters(self.trainable_layers, parameters):
             np.copyto(target, array)
 
     def get_config(self) -> dict[str, Any]:
         """The architecture as JSON-able data (what a model file stores, besides arrays)."""
-        def entry(kind: str, obj: Any) -> dict[str, Any] | None:
-            if obj is None:
-                return None
-            # The registered class a subclass (e.g. the book's Layer_Dense) specialises.
-            cls = registered_class(kind, type(obj))
-            if cls is None:
-                hint = (" (decorate a layer class of your own with @scratchnn.register_layer)"
-                        if kind == "layers" else "")
-                raise TypeError(
-                    f"{type(obj).__name__} is not a registered {kind} class, so it cannot be "
-                    f"described for a model file{hint}; known: {', '.join(known_names(kind))}"
-                )
-            return {"class": cls.__name__, "config": obj.get_config()}
-
         return {
-            "layers": [entry("layers", layer) for layer in self.layers],
-            "loss": entry("loss", self.loss),
-            "optimizer": entry("optimizer", self.optimizer),
-            "accuracy": entry("accuracy", self.accuracy),
+            "layers": [describe_entry("layers", layer) for layer in self.layers],
+            "loss": describe_entry("loss", self.loss),
+            "optimizer": describe_entry("optimizer", self.optimizer),
+            "accuracy": describe_entry("accuracy", self.accuracy),
             "seed": self.seed,
         }
 
@@ -525,31 +407,11 @@ class Model:
         generator = check_random_state(rng)
         if not isinstance(config, dict) or not isinstance(config.get("layers"), list):
             raise ValueError(f"config must be a dict with a 'layers' list; got {describe(config)}")
-
-        def build(kind: str, entry: Any) -> Any:
-            if entry is None:
-                return None
-            if not isinstance(entry, dict) or not isinstance(entry.get("config", {}), dict):
-                raise ValueError(f"config: malformed {kind} entry {entry!r}")
-            name = entry.get("class")
-            try:
-                known = lookup(kind, name)
-            except ValueError as error:
-                raise ValueError(f"config: {error}") from None
-            options = dict(entry.get("config", {}))
-            try:
-                if issubclass(known, Layer):   # every registered layer class is one
-                    return known.from_config(options, rng=generator)
-                return known(**options)
-            except (TypeError, ValueError) as error:
-                raise ValueError(f"config: cannot build {name}: {error}") from None
-
-        layers = [build("layers", entry) for entry in config["layers"]]
         model = cls(
-            layers,
-            loss=build("loss", config.get("loss")),
-            optimizer=build("optimizer", config.get("optimizer")),
-            accuracy=build("accuracy", config.get("accuracy")),
+            [build_entry("layers", entry, generator) for entry in config["layers"]],
+            loss=build_entry("loss", config.get("loss")),
+            optimizer=build_entry("optimizer", config.get("optimizer")),
+            accuracy=build_entry("accuracy", config.get("accuracy")),
             # Without a seed, Model() would draw one from the library generator; a file
             # restores the generators anyway, so a placeholder leaves the user's stream alone.
             seed=0 if config.get("seed") is None else config["seed"],
@@ -625,34 +487,3 @@ def load_model(path: str | os.PathLike[str]) -> Model:
         stored.restore(model)
     return model
 
-
-def _connect(layers: list[Layer]) -> Shape | None:
-    """The output sample shape, checked from the first layer that fixes its input on.
-
-    None when no layer fixes one (the data will tell). Raises ValueError
-    saying which layer gives what the next cannot take.
-    """
-    start = next((i for i, layer in enumerate(layers)
-                  if layer.expected_input_shape() is not None), None)
-    if start is None:
-        return None
-    shape = tuple(layers[start].expected_input_shape() or ())
-    source = start
-    for index in range(start, len(layers)):
-        layer = layers[index]
-        try:
-            new = tuple(layer.output_shape(shape))
-        except ValueError as error:
-            expected = layer.expected_input_shape()
-            given = layers[source].describe()
-            if index > start and expected is not None and len(expected) == len(shape) == 1:
-                raise ValueError(
-                    f"layers do not connect: {given} outputs {shape[0]} features but the next "
-                    f"{type(layer).__name__} (layer {index}, {layer.describe()}) expects "
-                    f"{expected[0]}"
-                ) from None
-            raise ValueError(f"layers do not connect at layer {index}: {error}") from None
-        if new != shape or layer.expected_input_shape() is not None:
-            source = index
-        shape = new
-    return shape

@@ -149,3 +149,44 @@ def _describe_class(value: Any) -> str:
     if isinstance(value, type):
         return f"the class {_full_name(value)}, which is not a Layer"
     return f"{type(value).__name__} {value!r:.60}, not a class"
+
+
+def describe_entry(kind: str, obj: Any) -> dict[str, Any] | None:
+    """``{"class": name, "config": obj.get_config()}`` for a model file (None for None).
+
+    The name is that of the registered class ``obj``'s class specialises (the book's
+    ``Layer_Dense`` is saved as ``Dense``); TypeError for an unregistered one.
+    """
+    if obj is None:
+        return None
+    cls = registered_class(kind, type(obj))
+    if cls is None:
+        hint = (" (decorate a layer class of your own with @scratchnn.register_layer)"
+                if kind == "layers" else "")
+        raise TypeError(
+            f"{type(obj).__name__} is not a registered {kind} class, so it cannot be "
+            f"described for a model file{hint}; known: {', '.join(known_names(kind))}"
+        )
+    return {"class": cls.__name__, "config": obj.get_config()}
+
+
+def build_entry(kind: str, entry: Any, rng: Any = None) -> Any:
+    """The object :func:`describe_entry` described: only a registered class is built
+    (layers with ``from_config(config, rng=rng)``, others with ``cls(**config)``);
+    ValueError saying what is wrong with ``entry`` otherwise."""
+    if entry is None:
+        return None
+    if not isinstance(entry, dict) or not isinstance(entry.get("config", {}), dict):
+        raise ValueError(f"config: malformed {kind} entry {entry!r}")
+    name = entry.get("class")
+    try:
+        known = lookup(kind, name)
+    except ValueError as error:
+        raise ValueError(f"config: {error}") from None
+    options = dict(entry.get("config", {}))
+    try:
+        if kind == "layers":   # every registered layer class is a Layer
+            return known.from_config(options, rng=rng)  # type: ignore[attr-defined]
+        return known(**options)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"config: cannot build {name}: {error}") from None

@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from .layers import Layer
     from .model import Model
 
-__all__ = ["evaluate", "fit", "format_epoch_line"]
+__all__ = ["evaluate", "fit", "format_epoch_line", "predict"]
 
 
 def fit(
@@ -53,54 +53,10 @@ def fit(
     callbacks: Iterable[Callback] | None = None,
     initial_epoch: int = 0,
 ) -> History:
-    """Train for ``epochs`` passes over ``(X, y)`` in batches.
-
-    Parameters
-    ----------
-    X : array (n_samples, n_features)
-    y : array
-        Class labels (n_samples,) or one-hot (n_samples, n_classes) for cross-entropy;
-        targets (n_samples, n_outputs) for binary cross-entropy and regression.
-    epochs : int
-        Passes over the data.
-    batch_size : int, optional
-        Samples per step; ``None`` trains on all of them at once. An epoch has
-        ``ceil(n_samples / batch_size)`` steps, the last one possibly smaller.
-    validation_data : (X_val, y_val), optional
-        Evaluated after every epoch (``val_loss``, ``val_accuracy``).
-    validation_split : float
-        Fraction in [0, 1) of the samples, taken from the end before shuffling, held out
-        for validation (ignored when ``validation_data`` is given).
-    shuffle : bool
-        Visit the samples in a new order every epoch (from the model's generator).
-    verbose : {0, 1, 2}
-        0 silent, 1 a progress bar per epoch (loss and accuracy as running means over
-        the epoch so far), 2 one line per epoch.
-    callbacks : list of Callback, optional
-    initial_epoch : int, default 0
-        The epoch to start from when resuming, as in Keras: ``fit(..., epochs=6,
-        initial_epoch=3)`` trains epochs 3, 4 and 5 (counted from 0), and callbacks,
-        history and progress lines see those numbers. Resume a run that uses a
-        :class:`~scratchnn.callbacks.LearningRateScheduler` this way, so that the schedule
-        goes on where it stopped.
-
-    Returns
-    -------
-    History
-        Per-epoch ``loss``, ``data_loss``, ``regularization_loss``, ``accuracy``,
-        ``learning_rate`` (and ``val_loss``, ``val_accuracy``).
-
-    Raises
-    ------
-    TrainingDivergedError
-        When the loss stops being finite, when a cross-entropy's running mean over the
-        epoch climbs to the probability clip ceiling (half of -log(1e-7) for categorical,
-        or log(n_classes) + 3 when that is higher; a quarter for binary; a run that starts
-        there gets its first epoch to come down),
-        or when the parameters overflow. The parameters and the optimizer's state (slots,
-        iteration count, rates) of a recent step with a healthy loss, at most 8 updates
-        back, are restored first, so the model can be saved and trained on.
-    """
+    """:meth:`Model.fit <scratchnn.Model.fit>`, whose docstring says what each argument
+    does: check the arguments, then epochs of shuffled batches, each one step
+    (``model.forward``, the loss, ``model.backward``, ``model.update``) between the
+    divergence check and the callbacks."""
     if not model.finalized:
         model.finalize()
     _require(model, optimizer=True)
@@ -304,6 +260,22 @@ def evaluate(
     if verbose:
         print(f"evaluation - loss: {result['loss']:.4f} - accuracy: {result['accuracy']:.4f}")
     return result
+
+
+def predict(model: Model, X: Any, *, batch_size: int | None = None) -> Array:
+    """:meth:`Model.predict <scratchnn.Model.predict>`: the outputs, batch by batch."""
+    batch_size = _check_batch_size(batch_size)
+    X = model.check_inputs(X)
+    size = len(X) if batch_size is None else batch_size
+    if size >= len(X):
+        with np.errstate(all="ignore"):
+            return model.forward(X, training=False).copy()
+    assert model.output_shape is not None
+    outputs = np.empty((len(X), *model.output_shape), dtype=model.dtype)
+    with np.errstate(all="ignore"):
+        for start in range(0, len(X), size):
+            outputs[start:start + size] = model.forward(X[start:start + size], False)
+    return outputs
 
 
 def _evaluate(model: Model, X: Array, y: Array, batch_size: int | None) -> dict[str, float]:

@@ -130,9 +130,11 @@ class Layer:
 
         Model files compare these with the arrays they store before building a layer, so that
         a file cannot make a huge one. None when the class cannot tell; the default knows only
-        a layer that has no such arrays. Raise ValueError for a config that makes no sense.
+        a layer that has no such arrays (and keeps no arrays its own way, overriding
+        ``parameters()`` or ``state()``). Raise ValueError for a config that makes no sense.
         """
-        if not cls.parameter_names and not cls.state_names:
+        keeps_own = cls.parameters is not Layer.parameters or cls.state is not Layer.state
+        if not keeps_own and not cls.parameter_names and not cls.state_names:
             return {}
         return None
 
