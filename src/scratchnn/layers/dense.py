@@ -267,7 +267,7 @@ def _into(gradient: Array, left: Array, right: Array) -> Array:
 def _sum_into(gradient: Array, dvalues: Array) -> Array:
     """``dvalues.sum(axis=0, keepdims=True)`` written into ``gradient`` when it fits."""
     if gradient.shape == (1, dvalues.shape[1]) and gradient.dtype == dvalues.dtype:
-        return np.sum(dvalues, axis=0, keepdims=True, out=gradient)
+        return np.add.reduce(dvalues, axis=0, keepdims=True, out=gradient)   # np.sum adds ~1 us
     return dvalues.sum(axis=0, keepdims=True)
 
 
