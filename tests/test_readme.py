@@ -56,3 +56,11 @@ def test_the_training_example_repeats_exactly(tmp_path, monkeypatch):
     first, _ = run_block(training, tmp_path, monkeypatch)
     again, _ = run_block(training, tmp_path, monkeypatch)
     assert first == again and "loss" in first
+
+
+def test_the_summary_example_prints_what_its_comment_shows(tmp_path, monkeypatch):
+    (code,) = [block for block in python_blocks() if "print(model.summary())" in block]
+    printed, _ = run_block(code, tmp_path, monkeypatch)
+    shown = code.split("print(model.summary())\n", 1)[1]
+    expected = [line[2:] for line in shown.splitlines() if line.startswith("# ")]
+    assert printed.splitlines() == expected
