@@ -57,189 +57,230 @@ def fit(
     does: check the arguments, then epochs of shuffled batches, each one step
     (``model.forward``, the loss, ``model.backward``, ``model.update``) between the
     divergence check and the callbacks."""
-    if not model.finalized:
-        model.finalize()
-    _require(model, optimizer=True)
-    _claim_first_layer(model.layers)
-    epochs = check_non_negative_int(epochs, "epochs")
-    initial_epoch = check_non_negative_int(initial_epoch, "initial_epoch")
-    if initial_epoch > epochs:
-        more = max(epochs, 1)     # the number the user gave, read as "more epochs"
-        raise ValueError(
-            f"initial_epoch ({initial_epoch}) is after the last epoch (epochs={epochs}): "
-            f"epochs counts from 0, not from initial_epoch; to train {more} more "
-            f"epoch{'s' if more != 1 else ''} after epoch {initial_epoch}, pass "
-            f"epochs={initial_epoch + more}"
-        )
-    batch_size = _check_batch_size(batch_size)
-    validation_split = check_real(
-        validation_split, "validation_split", low=0.0, high=1.0, high_inclusive=False
-    )
-    verbose = _check_verbose(verbose)
-    if not isinstance(shuffle, (bool, np.bool_)):
-        raise TypeError(f"shuffle must be True or False; got {describe(shuffle)}")
-    callback_list = _check_callbacks(callbacks)
-    X = model.check_inputs(X)
-    y = model.check_targets(y, len(X))
-    if validation_data is not None:
-        X_val, y_val = _check_validation_data(model, validation_data)
-    elif validation_split > 0:
-        n_val = int(len(X) * validation_split)
-        if n_val < 1 or n_val >= len(X):
+    run = _Run(model, X, y, epochs=epochs, batch_size=batch_size,
+               validation_data=validation_data, validation_split=validation_split,
+               shuffle=shuffle, verbose=verbose, callbacks=callbacks,
+               initial_epoch=initial_epoch)
+    return run.train()
+
+
+class _Run:
+    """One call of ``fit``: its checked arguments and data, batch buffers, divergence guard,
+    callbacks and progress bar, in the order they are used.
+
+    :meth:`__init__` checks everything before anything trains; :meth:`train` runs the
+    callbacks' lifecycle around the epochs and rolls back on Ctrl-C; :meth:`_epoch` is the
+    hot loop of steps; :meth:`_report` the per-batch logs that only callbacks and the bar
+    want; :meth:`_end_epoch` the epoch's logs, validation and progress line.
+    """
+
+    def __init__(self, model: Model, X: Any, y: Any, *, epochs: int, batch_size: int | None,
+                 validation_data: tuple[Any, Any] | None, validation_split: float,
+                 shuffle: bool, verbose: int, callbacks: Iterable[Callback] | None,
+                 initial_epoch: int) -> None:
+        if not model.finalized:
+            model.finalize()
+        _require(model, optimizer=True)
+        _claim_first_layer(model.layers)
+        self.model = model
+        self.epochs = check_non_negative_int(epochs, "epochs")
+        self.initial_epoch = check_non_negative_int(initial_epoch, "initial_epoch")
+        if self.initial_epoch > self.epochs:
+            more = max(self.epochs, 1)     # the number the user gave, read as "more epochs"
             raise ValueError(
-                f"validation_split={validation_split} leaves {n_val} validation and "
-                f"{len(X) - n_val} training samples out of {len(X)}; both must be >= 1"
+                f"initial_epoch ({self.initial_epoch}) is after the last epoch "
+                f"(epochs={self.epochs}): epochs counts from 0, not from initial_epoch; to "
+                f"train {more} more epoch{'s' if more != 1 else ''} after epoch "
+                f"{self.initial_epoch}, pass epochs={self.initial_epoch + more}"
             )
-        X, X_val = X[:-n_val], X[-n_val:]
-        y, y_val = y[:-n_val], y[-n_val:]
-    else:
-        X_val = y_val = None
+        self.batch_size = _check_batch_size(batch_size)
+        validation_split = check_real(
+            validation_split, "validation_split", low=0.0, high=1.0, high_inclusive=False
+        )
+        self.verbose = _check_verbose(verbose)
+        if not isinstance(shuffle, (bool, np.bool_)):
+            raise TypeError(f"shuffle must be True or False; got {describe(shuffle)}")
+        callback_list = _check_callbacks(callbacks)
+        X = model.check_inputs(X)
+        y = model.check_targets(y, len(X))
+        X_val: Any = None
+        y_val: Any = None
+        if validation_data is not None:
+            X_val, y_val = _check_validation_data(model, validation_data)
+        elif validation_split > 0:
+            n_val = int(len(X) * validation_split)
+            if n_val < 1 or n_val >= len(X):
+                raise ValueError(
+                    f"validation_split={validation_split} leaves {n_val} validation and "
+                    f"{len(X) - n_val} training samples out of {len(X)}; both must be >= 1"
+                )
+            X, X_val = X[:-n_val], X[-n_val:]
+            y, y_val = y[:-n_val], y[-n_val:]
+        self.X, self.y, self.X_val, self.y_val = X, y, X_val, y_val
 
-    history = History()
-    model.history = history
-    callback_list = [history, *callback_list]
-    batch_callbacks = [c for c in callback_list if _overrides_batch_hooks(c)]
+        self.history = History()
+        model.history = self.history
+        self.callbacks = [self.history, *callback_list]
+        self.batch_callbacks = [c for c in self.callbacks if _overrides_batch_hooks(c)]
+        assert model.accuracy is not None and model.loss is not None
+        model.accuracy.init(y)
+        self.n = n = len(X)
+        self.size = n if self.batch_size is None else min(self.batch_size, n)
+        self.steps = math.ceil(n / self.size)
+        for callback in self.callbacks:
+            callback.set_model(model)
+            callback.set_params({"epochs": self.epochs, "steps": self.steps,
+                                 "batch_size": self.size, "samples": n})
+        model.stop_training = False
+        # The parameters are updated in place, so one list serves the whole fit; ``backup``
+        # holds them and the optimizer's state as they were at a recent healthy step
+        # (restored if the run diverges, so that the model can be saved and trained on).
+        # One buffer per dtype for the packed layers (scratchnn.storage): copying and
+        # checking them is one NumPy call each, whatever the number of layers.
+        storage = model.parameter_storage()
+        self.params = [*storage.parameters.values(),
+                       *(param for layer in storage.unpacked for param in layer.parameters())]
+        self.backup = _Backup(self.params, model.optimizer, model.trainable_layers)
+        self.loss_limit = _saturated_loss(model.loss, model.n_outputs or 1)
+        self.saturated_at_start = False
+        self.shuffle = bool(shuffle)
+        if self.shuffle:
+            self.X_batch = np.empty((self.size, *X.shape[1:]), dtype=X.dtype)
+            self.y_batch = np.empty((self.size, *y.shape[1:]), dtype=y.dtype)
+        self.bar: _Bar | None = None
+        self.updating = False
+        self.updated = False                 # whether this fit has made any update yet
 
-    assert model.accuracy is not None and model.loss is not None
-    model.accuracy.init(y)
-    n = len(X)
-    size = n if batch_size is None else min(batch_size, n)
-    steps = math.ceil(n / size)
-    for callback in callback_list:
-        callback.set_model(model)
-        callback.set_params({"epochs": epochs, "steps": steps, "batch_size": size,
-                             "samples": n})
-    model.stop_training = False
-    # The parameters are updated in place, so one list serves the whole fit; ``backup``
-    # holds them and the optimizer's state as they were at a recent healthy step
-    # (restored if the run diverges, so that the model can be saved and trained on).
-    # One buffer per dtype for the packed layers (scratchnn.storage): copying and checking
-    # them is one NumPy call each, whatever the number of layers.
-    storage = model.parameter_storage()
-    params = [*storage.parameters.values(),
-              *(param for layer in storage.unpacked for param in layer.parameters())]
-    backup = _Backup(params, model.optimizer, model.trainable_layers)
-    loss_limit = _saturated_loss(model.loss, model.n_outputs or 1)
-    saturated_at_start = False
-    if shuffle:
-        X_batch = np.empty((size, *X.shape[1:]), dtype=X.dtype)
-        y_batch = np.empty((size, *y.shape[1:]), dtype=y.dtype)
-
-    with np.errstate(all="ignore"):
-        bar = None
-        updating = False
-        updated = False                 # whether this fit has made any update yet
+    def train(self) -> History:
+        """The epochs, with every callback's begin and end; Ctrl-C mid-update rolls back."""
         begun: list[Callback] = []      # on_train_end goes to those whose begin ran
         failed = False
-        try:
-            for callback in callback_list:
-                callback.on_train_begin({})
-                begun.append(callback)
-            for epoch in range(initial_epoch, epochs):
-                if model.stop_training:
-                    break
-                for callback in callback_list:
-                    callback.on_epoch_begin(epoch, {})
-                started = time.perf_counter()
-                bar = _progress_bar(verbose, steps, epoch, epochs)
-                model.loss.new_pass()
-                model.accuracy.new_pass()
-                order = model.rng.permutation(n) if shuffle else None
-                for step in range(steps):
-                    start, stop = step * size, min((step + 1) * size, n)
-                    if order is not None:
-                        idx = order[start:stop]
-                        # mode="clip": the indices are valid by construction, and the
-                        # default mode="raise" makes take() buffer ``out`` (30% slower).
-                        xb = np.take(X, idx, axis=0, out=X_batch[: stop - start], mode="clip")
-                        yb = np.take(y, idx, axis=0, out=y_batch[: stop - start], mode="clip")
-                    else:
-                        xb, yb = X[start:stop], y[start:stop]
-                    for callback in batch_callbacks:
-                        callback.on_batch_begin(step, {})
-                    output = model.forward(xb, training=True)
-                    data_loss = float(model.loss.calculate(output, yb))
-                    model.backward(output, yb)
-                    first = epoch == initial_epoch
-                    if first and step == 0 and data_loss > loss_limit:
-                        # Saturated before any update (badly scaled inputs or weights):
-                        # give the first epoch to come down before judging.
-                        saturated_at_start = True
-                    limit = math.inf if saturated_at_start and first else loss_limit
-                    if not math.isfinite(data_loss) or (
-                        # One confidently wrong small batch is noise; an epoch's running
-                        # mean at the clip ceiling (over >= 32 samples) is divergence.
-                        data_loss > limit
-                        and model.loss.accumulated_count >= min(32, n)
-                        and model.loss.calculate_accumulated() > limit
-                    ):
-                        backup.restore()
-                        if bar is not None:
-                            bar.tqdm.close()
-                        raise TrainingDivergedError(_diverged_message(
-                            epoch, step, data_loss, model.optimizer, updated=updated
-                        ))
-                    # Accuracy and the penalty of the weights that gave this loss, as the
-                    # book's step lines show them: measured before the update.
-                    accuracy = model.accuracy.calculate(
-                        model.layers[-1].predictions(output), yb
-                    )
-                    report = batch_callbacks or (bar is not None and bar.due(step))
-                    if report:
-                        regularization = model.loss.regularization_loss()
-                    backup.before_update()
-                    updating = True
-                    model.update()
-                    updating = False
-                    updated = True
-                    if report:
-                        logs = {
-                            "loss": data_loss + regularization,
-                            "data_loss": data_loss,
-                            "regularization_loss": regularization,
-                            "accuracy": accuracy,
-                            "learning_rate": _learning_rate(model),
-                        }
-                        for callback in batch_callbacks:
-                            callback.on_batch_end(step, logs)
-                        if bar is not None and bar.due(step):
-                            # The bar shows the epoch's running means, as Keras's does:
-                            # one batch's loss and accuracy jump about.
-                            running = model.loss.calculate_accumulated() + regularization
-                            bar.show(step, {
-                                "loss": running,
-                                "accuracy": model.accuracy.calculate_accumulated(),
-                                "learning_rate": logs["learning_rate"],
-                            })
-                if not all(all_finite(param) for param in params):
-                    # The last update of the epoch overflowed (no loss has seen it yet).
-                    backup.restore()
-                    raise TrainingDivergedError(_diverged_message(
-                        epoch, steps - 1, math.nan, model.optimizer, parameters=True
-                    ))
-                logs = _epoch_logs(model)
-                if X_val is not None:
-                    val = _evaluate(model, X_val, y_val, batch_size)
-                    logs["val_loss"], logs["val_accuracy"] = val["loss"], val["accuracy"]
+        with np.errstate(all="ignore"):
+            try:
+                for callback in self.callbacks:
+                    callback.on_train_begin({})
+                    begun.append(callback)
+                for epoch in range(self.initial_epoch, self.epochs):
+                    if self.model.stop_training:
+                        break
+                    self._epoch(epoch)
+            except BaseException as error:
+                failed = True
+                if isinstance(error, KeyboardInterrupt) and self.updating:
+                    # Ctrl-C in the middle of an update would leave some layers stepped and
+                    # others not: go back to the state from before that update.
+                    self.backup.restore()
+                raise
+            finally:
+                if self.bar is not None:
+                    self.bar.tqdm.close()   # whatever stopped the run (closing twice is fine)
+                _end_training(begun, failed)
+        return self.history
+
+    def _epoch(self, epoch: int) -> None:
+        """One pass over the batches: each step forward, loss, backward, check, update."""
+        model, loss, accuracy = self.model, self.model.loss, self.model.accuracy
+        assert loss is not None and accuracy is not None
+        X, y, n, size = self.X, self.y, self.n, self.size
+        for callback in self.callbacks:
+            callback.on_epoch_begin(epoch, {})
+        started = time.perf_counter()
+        self.bar = bar = _progress_bar(self.verbose, self.steps, epoch, self.epochs)
+        loss.new_pass()
+        accuracy.new_pass()
+        order = model.rng.permutation(n) if self.shuffle else None
+        first = epoch == self.initial_epoch
+        for step in range(self.steps):
+            start, stop = step * size, min((step + 1) * size, n)
+            if order is not None:
+                idx = order[start:stop]
+                # mode="clip": the indices are valid by construction, and the default
+                # mode="raise" makes take() buffer ``out`` (30% slower).
+                xb = np.take(X, idx, axis=0, out=self.X_batch[: stop - start], mode="clip")
+                yb = np.take(y, idx, axis=0, out=self.y_batch[: stop - start], mode="clip")
+            else:
+                xb, yb = X[start:stop], y[start:stop]
+            for callback in self.batch_callbacks:
+                callback.on_batch_begin(step, {})
+            output = model.forward(xb, training=True)
+            data_loss = float(loss.calculate(output, yb))
+            model.backward(output, yb)
+            if first and step == 0 and data_loss > self.loss_limit:
+                # Saturated before any update (badly scaled inputs or weights): give the
+                # first epoch to come down before judging.
+                self.saturated_at_start = True
+            limit = math.inf if self.saturated_at_start and first else self.loss_limit
+            if not math.isfinite(data_loss) or (
+                # One confidently wrong small batch is noise; an epoch's running mean at
+                # the clip ceiling (over >= 32 samples) is divergence.
+                data_loss > limit
+                and loss.accumulated_count >= min(32, n)
+                and loss.calculate_accumulated() > limit
+            ):
+                self.backup.restore()
                 if bar is not None:
-                    bar.close(logs)
-                if verbose == 2:
-                    print(format_epoch_line(epoch, epochs, time.perf_counter() - started, logs),
-                          file=sys.stdout, flush=True)
-                for callback in callback_list:
-                    callback.on_epoch_end(epoch, logs)
-        except BaseException as error:
-            failed = True
-            if isinstance(error, KeyboardInterrupt) and updating:
-                # Ctrl-C in the middle of an update would leave some layers stepped and
-                # others not: go back to the state from before that update.
-                backup.restore()
-            raise
-        finally:
-            if bar is not None:
-                bar.tqdm.close()      # whatever stopped the run (closing twice is harmless)
-            _end_training(begun, failed)
-    return history
+                    bar.tqdm.close()
+                raise TrainingDivergedError(_diverged_message(
+                    epoch, step, data_loss, model.optimizer, updated=self.updated
+                ))
+            # Accuracy and the penalty of the weights that gave this loss, as the book's
+            # step lines show them: measured before the update.
+            batch_accuracy = accuracy.calculate(model.layers[-1].predictions(output), yb)
+            report = self.batch_callbacks or (bar is not None and bar.due(step))
+            if report:
+                regularization = loss.regularization_loss()
+            self.backup.before_update()
+            self.updating = True
+            model.update()
+            self.updating = False
+            self.updated = True
+            if report:
+                self._report(step, data_loss, regularization, batch_accuracy)
+        self._end_epoch(epoch, started)
+
+    def _report(self, step: int, data_loss: float, regularization: float,
+                batch_accuracy: float) -> None:
+        """The batch's logs for the batch callbacks, and the bar's running means."""
+        model, bar = self.model, self.bar
+        assert model.loss is not None and model.accuracy is not None
+        logs = {
+            "loss": data_loss + regularization,
+            "data_loss": data_loss,
+            "regularization_loss": regularization,
+            "accuracy": batch_accuracy,
+            "learning_rate": _learning_rate(model),
+        }
+        for callback in self.batch_callbacks:
+            callback.on_batch_end(step, logs)
+        if bar is not None and bar.due(step):
+            # The bar shows the epoch's running means, as Keras's does: one batch's loss
+            # and accuracy jump about.
+            bar.show(step, {
+                "loss": model.loss.calculate_accumulated() + regularization,
+                "accuracy": model.accuracy.calculate_accumulated(),
+                "learning_rate": logs["learning_rate"],
+            })
+
+    def _end_epoch(self, epoch: int, started: float) -> None:
+        """Parameters still finite, the epoch's logs and validation, the progress line."""
+        model = self.model
+        if not all(all_finite(param) for param in self.params):
+            # The last update of the epoch overflowed (no loss has seen it yet).
+            self.backup.restore()
+            raise TrainingDivergedError(_diverged_message(
+                epoch, self.steps - 1, math.nan, model.optimizer, parameters=True
+            ))
+        logs = _epoch_logs(model)
+        if self.X_val is not None:
+            val = _evaluate(model, self.X_val, self.y_val, self.batch_size)
+            logs["val_loss"], logs["val_accuracy"] = val["loss"], val["accuracy"]
+        if self.bar is not None:
+            self.bar.close(logs)
+        if self.verbose == 2:
+            print(format_epoch_line(epoch, self.epochs, time.perf_counter() - started, logs),
+                  file=sys.stdout, flush=True)
+        for callback in self.callbacks:
+            callback.on_epoch_end(epoch, logs)
 
 
 def evaluate(
