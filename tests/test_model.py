@@ -1203,3 +1203,22 @@ def test_any_layer_first_skips_its_dinputs_and_any_layer_with_an_rng_gets_the_mo
                      optimizer=snn.SGD(), seed=3)
     twin.fit(X, y, epochs=1, batch_size=32, verbose=0)
     np.testing.assert_array_equal(model.predict(X), twin.predict(X))   # seeded masks
+
+
+def test_a_model_remembers_its_sample_shape_in_its_file(tmp_path):
+    X, y = _pictures(n=32)
+    model = _flatten_model()
+    assert model.sample_shape is None and model.n_features is None
+    model.fit(X, y, epochs=1, batch_size=16, verbose=0)
+    assert model.sample_shape == (1, 28, 28) and model.n_features == 784
+    assert model.get_config()["sample_shape"] == [1, 28, 28]
+    model.save(tmp_path / "m.snn")
+    loaded = snn.load_model(tmp_path / "m.snn")
+    assert loaded.sample_shape == (1, 28, 28)
+    assert loaded.summary() == model.summary()
+    # A first Dense fixes the shape: nothing extra in the config.
+    assert "sample_shape" not in spiral_model().get_config()
+    config = model.get_config()
+    for bad in ([0, 28], [1.5], "28", [2**31], [1] * 9):
+        with pytest.raises(ValueError, match="sample_shape must be a list of 1 to 8 positive"):
+            snn.Model.from_config({**config, "sample_shape": bad})

@@ -306,3 +306,14 @@ def check_layers(layers: list[Layer]) -> np.dtype:
         names = ", ".join(sorted(np.dtype(d).name for d in dtypes))
         raise ValueError(f"all layers with parameters must share one dtype; got {names}")
     return np.dtype(dtypes.pop() if dtypes else np.float32)
+
+
+def check_sample_shape(shape: Any) -> Shape:
+    """A saved sample shape: a list of 1 to 8 positive integers below 2**31."""
+    if (not isinstance(shape, (list, tuple)) or not 1 <= len(shape) <= 8
+            or not all(type(size) is int and 0 < size < 2**31 for size in shape)):
+        raise ValueError(
+            f"config: sample_shape must be a list of 1 to 8 positive integers; got "
+            f"{describe(shape)}"
+        )
+    return tuple(shape)

@@ -8,6 +8,7 @@ Pillow is needed only here: ``pip install 'scratchnn[image]'``.
 
 from __future__ import annotations
 
+import math
 import os
 import warnings
 from collections.abc import Sequence
@@ -105,7 +106,9 @@ def predict_image(
     ----------
     model : object with ``predict(X)``
         Returns class probabilities of shape ``(n, len(class_names))`` for inputs
-        ``X`` of shape ``(n, width * height)``, e.g. a trained :class:`scratchnn.Model`.
+        ``X`` of shape ``(n, width * height)``, e.g. a trained :class:`scratchnn.Model`; a
+        model whose ``sample_shape`` is a picture's, such as ``(1, 28, 28)`` for a CNN, gets
+        ``X`` shaped ``(n, *sample_shape)``.
     path_or_paths : path or sequence of paths
         One picture or several.
     class_names : sequence of str, default :data:`FASHION_MNIST_CLASSES`
@@ -132,6 +135,9 @@ def predict_image(
         raise ValueError("path_or_paths is empty: give one picture's path or a list of paths")
     _check_input_width(model, _check_size(size))
     X = load_images(paths, size=size, invert=invert)
+    shape = getattr(model, "sample_shape", None)
+    if isinstance(shape, tuple) and len(shape) > 1 and math.prod(shape) == X.shape[1]:
+        X = X.reshape(len(X), *shape)   # pictures for a model that takes them, e.g. (1, 28, 28)
     probabilities = np.asarray(model.predict(X))
     if probabilities.shape != (len(paths), len(class_names)):
         raise ValueError(

@@ -98,6 +98,10 @@ class Model:
         self.optimizer: Optimizer | None = None
         self.accuracy: Accuracy | None = None
         self.trainable_layers: list[Layer] = []
+        # One input sample's shape: the first layer's when it fixes one (a Dense), else that
+        # of the data last given (or of the data the model was saved after).
+        self.input_shape: Shape | None = None
+        self.sample_shape: Shape | None = None
         self.stop_training = False
         self.history: History | None = None
         self._finalized = False
@@ -152,6 +156,8 @@ class Model:
         self.dtype = _samples.check_layers(self.layers)
         self._shapes: dict[Shape, list[Shape]] = {}
         self.input_shape = self.layers[0].expected_input_shape()
+        if self.input_shape is not None:
+            self.sample_shape = self.input_shape
         self.output_shape = _samples.connect(self.layers)
         self.trainable_layers = [layer for layer in self.layers if layer.trainable]
         self._storage = FlatParameters(self.trainable_layers)
@@ -188,8 +194,8 @@ class Model:
 
     @property
     def n_features(self) -> int | None:
-        """Values per input sample (``prod(input_shape)``), None until known."""
-        shape = getattr(self, "input_shape", None)
+        """Values per input sample (``prod(sample_shape)``), None until known."""
+        shape = self.sample_shape
         return None if shape is None else math.prod(shape)
 
     @property
@@ -228,6 +234,7 @@ class Model:
         except ValueError as error:
             raise ValueError(f"{name} shaped {array.shape}: {error}") from None
         self.output_shape = shapes[-1]
+        self.sample_shape = array.shape[1:]
         return array
 
     def check_targets(self, y: Any, n_samples: int, name: str = "y") -> Array:
@@ -399,6 +406,9 @@ class Model:
             "optimizer": describe_entry("optimizer", self.optimizer),
             "accuracy": describe_entry("accuracy", self.accuracy),
             "seed": self.seed,
+            # Kept when the first layer does not fix it (a CNN), for summary and predict.
+            **({"sample_shape": list(self.sample_shape)}
+               if self.input_shape is None and self.sample_shape is not None else {}),
         }
 
     @classmethod
@@ -417,6 +427,8 @@ class Model:
             seed=0 if config.get("seed") is None else config["seed"],
         )
         model.seed = config.get("seed")
+        if config.get("sample_shape") is not None:
+            model.sample_shape = _samples.check_sample_shape(config["sample_shape"])
         return model
 
     # -- files (scratchnn.io: a safe format, never pickle) ----------------------------------
@@ -442,11 +454,12 @@ class Model:
     def summary(self) -> str:
         """A table of the layers, each one's output shape (one sample's) and parameter count.
 
-        Shapes need the model's input shape: fixed by a first Dense, else the shape of the
-        data last given to ``fit``, ``evaluate`` or ``predict`` (``?`` until then).
+        Shapes need one input sample's shape (:attr:`sample_shape`): fixed by a first Dense,
+        else that of the data last given to ``fit``, ``evaluate`` or ``predict``, or saved in
+        the model's file (``?`` until then).
         """
         self._ensure_finalized()
-        sample = self.input_shape if self.input_shape is not None else self._last_sample_shape()
+        sample = self.sample_shape
         shapes: list[Any] = (self.layer_shapes(sample) if sample is not None
                              else [None] * len(self.layers))
         lines = [f"{'layer':<28}{'output shape':>16}{'parameters':>14}"]
@@ -459,9 +472,6 @@ class Model:
             lines.append(f"{layer.describe():<28}{shown:>16}{count:>14,}")
         lines.append(f"{'total':<28}{'':>16}{total:>14,}")
         return "\n".join(lines)
-
-    def _last_sample_shape(self) -> Shape | None:
-        return next(iter(self._shapes), None) if self._shapes else None
 
     def __repr__(self) -> str:
         layers = ", ".join(repr(layer) for layer in self.layers)
