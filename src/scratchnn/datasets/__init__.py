@@ -19,6 +19,7 @@ from scratchnn.datasets.fashion_mnist import (
     read_idx,
 )
 from scratchnn.datasets.generated import sine_data, spiral_data, vertical_data
+from scratchnn.datasets.mnist1d import load_mnist1d
 from scratchnn.datasets.preprocessing import flatten, preprocess_images, scale_images
 
 __all__ = [
@@ -30,6 +31,7 @@ __all__ = [
     "fashion_mnist_dir",
     "flatten",
     "load_fashion_mnist",
+    "load_mnist1d",
     "preprocess_images",
     "read_idx",
     "scale_images",
