@@ -427,8 +427,15 @@ class Conv2D(_Convolution):
     biases:  (1, out_channels, 1, 1), zeros, broadcast over samples and positions as Dense's
              (1, n_neurons) are over samples.
 
+    The steps (the module's docstring explains them), with ``P = n * oh * ow`` positions::
+
+        columns  = im2col(padded inputs)                  # (in*kh*kw, P), a patch per column
+        output   = weights.reshape(out, -1) @ columns     # (out, P) -> (n, out, oh, ow), + biases
+        dweights = dvalues_as(out, P) @ columns.T         # (out, in*kh*kw), one product
+        dinputs  = col2im(weights.reshape(out, -1).T @ dvalues_as(out, P))
+
     Each output size is ``(size + 2 * padding - kernel) // stride + 1``: ``Conv2D(1, 16, 3,
-    padding=1)`` keeps 28x28 pictures 28x28, ``stride=2`` halves them.
+    padding=1)`` keeps 28x28 pictures 28x28; with ``stride=2`` as well it halves them.
 
     Parameters
     ----------
