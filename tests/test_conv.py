@@ -481,7 +481,7 @@ def test_gradients_are_written_into_the_same_arrays():
         output = layer.forward(x)
         layer.backward(np.ones_like(output))
         assert layer.dweights is dweights and layer.dbiases is dbiases
-    assert storage.intact()
+    assert storage.intact() and not storage.unpacked
     gradients = storage.gradients[np.dtype(np.float32)]
     np.testing.assert_array_equal(gradients[:dweights.size], dweights.reshape(-1))
     # The sum over every position of ones: n * oh * ow per filter.
@@ -574,6 +574,7 @@ def test_a_small_cnn_trains_saves_and_loads(tmp_path):
     history = model.fit(X, y, epochs=8, batch_size=32, verbose=0)
     losses = history.history["loss"]
     assert losses[-1] < 0.5 * losses[0]
+    assert not model.parameter_storage().unpacked     # packed with the Dense
     assert model.evaluate(X, y, verbose=0)["accuracy"] > 0.9
     assert model.layer_shapes((1, 8, 8))[0] == (4, 6, 6)
     path = tmp_path / "cnn.snn"

@@ -139,7 +139,9 @@ class _Convolution(Layer):
                 "memory than this machine can give; check in_channels, out_channels and "
                 "kernel_size"
             ) from None
-        self.weights: Array = weights.reshape(shape)
+        # A copy, not a view of the 2-D draws: an array of its own, as the model's flat
+        # storage packs (it leaves views of other memory alone: tied weights).
+        self.weights: Array = weights.reshape(shape).copy()
         # (1, out_channels, 1, 1): one bias per filter, broadcast over samples and positions.
         self.biases: Array = np.zeros((1, self.out_channels) + (1,) * len(self._axes),
                                       dtype=self.dtype)
