@@ -4,9 +4,9 @@ The graph is read from the source with ``ast``: every ``import`` and ``from ... 
 at any depth (inside functions and methods too, since a lazy import is still a dependency),
 relative or absolute, except those under ``if TYPE_CHECKING:`` (hints only, never run).
 ``from . import x`` points at the submodule ``x`` when there is one, else at the package.
-Importing ``a.b.c`` is an edge to ``a.b.c`` alone: the parent packages it runs on the way
-are not counted (a package's ``__init__`` importing its own submodules would otherwise be a
-circle with every one of them).
+Importing ``a.b.c`` is an edge to ``a.b.c`` and to the packages it runs on the way
+(``a.b``), except those the importer is inside itself (a package's ``__init__`` importing
+its own submodules would otherwise be a circle with every one of them) and the top package.
 """
 
 from __future__ import annotations
@@ -83,6 +83,13 @@ def import_graph(root: Path = SOURCE) -> dict[str, set[str]]:
                     target = target.rpartition(".")[0]
                 if target and target != name:
                     targets.add(target)
+                    # Importing a.b.c runs the packages a.b on the way: an edge to each one
+                    # the importer is not inside itself (the top package is everyone's).
+                    parent = target.rpartition(".")[0]
+                    while parent and parent != PACKAGE:
+                        if not (name == parent or name.startswith(parent + ".")):
+                            targets.add(parent)
+                        parent = parent.rpartition(".")[0]
         graph[name] = targets
     return graph
 
@@ -117,6 +124,8 @@ def test_the_graph_sees_the_package():
     assert "scratchnn.layers.base" in graph["scratchnn.layers.dense"]
     assert "scratchnn.io" in graph["scratchnn.model"]
     assert "scratchnn.model" in graph["scratchnn"]
+    # Importing layers.base runs the layers package (and its modules) first.
+    assert "scratchnn.layers" in graph["scratchnn.activations"]
 
 
 def test_no_import_cycle():
@@ -144,6 +153,14 @@ def _write(root: Path, files: dict[str, str]) -> None:
                       "pkg/d.py": "from . import helper\n"},
                      ["scratchnn.pkg", "scratchnn.pkg.d", "scratchnn.pkg"],
                      id="child imports its package"),
+        # registry's lazy ``from .layers.base import Layer`` ran layers/__init__, whose
+        # dense imported registry: a circle through the package, not through base.
+        pytest.param({"__init__.py": "",
+                      "registry.py": "def f():\n    from .layers.base import L\n",
+                      "layers/__init__.py": "from .dense import D\n", "layers/base.py": "",
+                      "layers/dense.py": "from ..registry import f\n"},
+                     ["scratchnn.layers", "scratchnn.layers.dense", "scratchnn.registry",
+                      "scratchnn.layers"], id="through a package"),
     ],
 )
 def test_a_cycle_is_caught(tmp_path, files, cycle):

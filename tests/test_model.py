@@ -1222,3 +1222,18 @@ def test_a_model_remembers_its_sample_shape_in_its_file(tmp_path):
     for bad in ([0, 28], [1.5], "28", [2**31], [1] * 9):
         with pytest.raises(ValueError, match="sample_shape must be a list of 1 to 8 positive"):
             snn.Model.from_config({**config, "sample_shape": bad})
+
+
+@pytest.mark.parametrize(("X", "hint"), [
+    (np.ones((4, 2)), "the batch looks transposed: pass X.T"),
+    (np.ones(4), "a single sample must still be a batch: use x.reshape(1, -1)"),
+    (np.ones((2, 5)), "got (2, 5)"),
+])
+def test_shape_hints_reach_through_layers_that_keep_the_shape(X, hint):
+    model = snn.Model([snn.Dropout(0.1), snn.ReLU(), snn.Dense(4, 3, rng=0), snn.Softmax()])
+    with pytest.raises(ValueError) as caught:
+        model.predict(X)
+    message = str(caught.value)
+    assert message.startswith("X must be shaped (n_samples, 4) for layer 2 (the layers before "
+                              "it keep the shape), Dense(4, 3)")
+    assert hint in message

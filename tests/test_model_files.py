@@ -1438,7 +1438,13 @@ def test_a_class_that_cannot_tell_its_shapes_is_built_from_the_files_config(tmp_
             load_model(tmp_path / "wider.snn")
 
 
-EXAMPLE_CONFIGS = {"Dense": {"n_inputs": 3, "n_neurons": 2}, "Dropout": {"rate": 0.5}}
+EXAMPLE_CONFIGS = {
+    "Dense": {"n_inputs": 3, "n_neurons": 2}, "Dropout": {"rate": 0.5},
+    "Conv2D": {"in_channels": 2, "out_channels": 3, "kernel_size": 3},
+    "Conv1D": {"in_channels": 2, "out_channels": 3, "kernel_size": 3},
+    "MaxPool2D": {"pool_size": 2}, "AvgPool2D": {"pool_size": 2}, "MaxPool1D": {"pool_size": 2},
+    "BatchNorm": {"n_features": 3},
+}
 
 
 def test_every_built_in_layer_declares_its_array_shapes():

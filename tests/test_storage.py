@@ -6,6 +6,7 @@ import copy
 import pickle
 
 import numpy as np
+import pytest
 
 import scratchnn as snn
 from scratchnn.storage import FlatParameters
@@ -113,3 +114,49 @@ def test_layers_that_keep_their_own_arrays_are_left_alone():
     storage = FlatParameters([layer, dense])
     assert storage.unpacked == [layer] and storage.intact()
     assert storage.parameters[np.dtype(np.float32)].size == 6
+
+
+def test_a_save_during_fit_leaves_the_divergence_guard_on_the_live_arrays(tmp_path):
+    # A ModelCheckpoint saves (and so finalizes) at every epoch end; the guard must still
+    # restore the arrays the layers use when a later epoch diverges.
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(64, 3)).astype(np.float32)
+    y = X @ np.ones((3, 1), np.float32)
+    model = snn.Model([snn.Dense(3, 8, rng=0), snn.ReLU(), snn.Dense(8, 1, rng=1), snn.Linear()],
+                      loss=snn.MeanSquaredError(), optimizer=snn.SGD(learning_rate=0.01), seed=0)
+    schedule = snn.callbacks.LearningRateScheduler(lambda epoch, rate: 0.01 if epoch < 1 else 1e6)
+    checkpoint = snn.callbacks.ModelCheckpoint(tmp_path / "checkpoint.snn")
+    with pytest.raises(snn.TrainingDivergedError):
+        model.fit(X, y, epochs=4, batch_size=16, verbose=0, callbacks=[schedule, checkpoint])
+    assert all(np.isfinite(p).all() and np.abs(p).max() < 1.0
+               for layer in model.get_parameters() for p in layer)
+    model.save(tmp_path / "after.snn")
+
+
+def test_references_taken_after_the_first_fit_follow_the_layer(tmp_path):
+    X, y = snn.datasets.spiral_data(samples=20, classes=3, rng=0)
+    model = _model()
+    model.fit(X, y, epochs=1, verbose=0)
+    weights = model.layers[0].weights
+    model.save(tmp_path / "m.snn")                  # finalize again: no repacking
+    model.set(optimizer=snn.Adam(learning_rate=0.02))
+    model.fit(X, y, epochs=1, verbose=0)
+    assert weights is model.layers[0].weights
+    model.load_parameters(tmp_path / "m.snn")
+    np.testing.assert_array_equal(weights, snn.load_model(tmp_path / "m.snn").layers[0].weights)
+    weights[...] = 0.0
+    assert not model.layers[0].weights.any()
+
+
+def test_tied_weights_stay_tied():
+    encoder, decoder = snn.Dense(4, 2, rng=0, dtype=np.float64), snn.Dense(2, 4, rng=1,
+                                                                         dtype=np.float64)
+    decoder.weights = encoder.weights.T                 # one array, two layers
+    model = snn.Model([encoder, snn.Tanh(), decoder, snn.Linear()],
+                      loss=snn.MeanSquaredError(), optimizer=snn.SGD(learning_rate=0.1), seed=0)
+    X = np.random.default_rng(0).normal(size=(16, 4))
+    model.fit(X, X, epochs=2, verbose=0)
+    storage = model.parameter_storage()
+    assert encoder in storage.unpacked and decoder in storage.unpacked
+    assert np.shares_memory(decoder.weights, encoder.weights)
+    np.testing.assert_array_equal(decoder.weights, encoder.weights.T)

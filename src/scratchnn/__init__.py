@@ -21,7 +21,19 @@ from .callbacks import (
 )
 from .errors import DatasetError, ModelFileError, ScratchnnError, TrainingDivergedError
 from .gradcheck import GradcheckResult, gradcheck
-from .layers import Dense, Dropout, Flatten, Layer
+from .layers import (
+    AvgPool2D,
+    BatchNorm,
+    Conv1D,
+    Conv2D,
+    Dense,
+    Dropout,
+    Flatten,
+    Layer,
+    MaxPool1D,
+    MaxPool2D,
+    register_layer,
+)
 from .losses import (
     BinaryCrossentropy,
     CategoricalCrossentropy,
@@ -33,7 +45,6 @@ from .losses import (
 from .metrics import Accuracy, CategoricalAccuracy, RegressionAccuracy
 from .model import Model, load_model
 from .optimizers import SGD, Adagrad, Adam, Optimizer, RMSprop
-from .registry import register_layer
 
 __all__ = [
     "ModelCheckpoint",
@@ -52,9 +63,15 @@ __all__ = [
     "CategoricalAccuracy",
     "CategoricalCrossentropy",
     "DatasetError",
+    "AvgPool2D",
+    "BatchNorm",
+    "Conv1D",
+    "Conv2D",
     "Dense",
     "Dropout",
     "Flatten",
+    "MaxPool1D",
+    "MaxPool2D",
     "GradcheckResult",
     "Layer",
     "LeakyReLU",

@@ -32,13 +32,14 @@ Shape = tuple[int, ...]
 
 
 def check_inputs(
-    X: Any, name: str, *, dtype: np.dtype, first: Any, expected: Shape | None
+    X: Any, name: str, *, dtype: np.dtype, first: Any, expected: Shape | None, index: int = 0
 ) -> Array:
     """``X`` as an array of ``dtype`` with at least one finite sample.
 
     ``expected`` is the sample shape the first layer (``first``) fixes, if it does; then a
     wrong shape is explained here, in terms of that layer (a transposed batch, a lone
     sample, pictures for a Dense). Otherwise the layers judge it (``Model.layer_shapes``).
+    ``index`` is that layer's position, after layers that keep the shape (Dropout, ReLU).
     """
     array = as_float_array(X, name, dtype)
     if expected is not None and (array.ndim < 1 or array.shape[1:] != expected):
@@ -51,8 +52,10 @@ def check_inputs(
         elif array.ndim > 2 and len(expected) == 1:
             hint = (f"; flatten each sample first: {name}.reshape(len({name}), -1), or start "
                     "the model with Flatten()")
+        where = ("the first layer" if index == 0 else
+                 f"layer {index} (the layers before it keep the shape)")
         raise ValueError(
-            f"{name} must be shaped (n_samples, {dims}) for the first layer, "
+            f"{name} must be shaped (n_samples, {dims}) for {where}, "
             f"{first.describe()}; got {array.shape}{hint}"
         )
     if array.ndim == 0:
@@ -317,3 +320,16 @@ def check_sample_shape(shape: Any) -> Shape:
             f"{describe(shape)}"
         )
     return tuple(shape)
+
+
+def fixed_input(layers: list[Any]) -> tuple[int, Any, Shape] | None:
+    """(position, layer, shape) of the first layer that fixes its input shape, when every
+    layer before it keeps the shape (the protocol's element-wise ``output_shape``), so
+    that ``X`` must have it; None otherwise."""
+    for index, layer in enumerate(layers):
+        expected = layer.expected_input_shape()
+        if expected is not None:
+            return index, layer, tuple(expected)
+        if type(layer).output_shape is not Layer.output_shape:
+            return None
+    return None

@@ -12,8 +12,7 @@ import numpy as np
 
 from ._typing import Array
 from ._validation import as_float_input, check_dvalues, check_real
-from .layers.base import Layer
-from .registry import register_layer
+from .layers.base import Layer, register_layer
 
 
 def _as_float(inputs: Array) -> Array:

@@ -2,6 +2,7 @@
 
     scratchnn train                          # the book's spiral classifier, no download
     scratchnn train --dataset fashion-mnist --out fashion.snn
+    scratchnn train --dataset fashion-mnist --model cnn --out cnn.snn
     scratchnn evaluate fashion.snn
     scratchnn predict fashion.snn shirt.jpg
 
@@ -27,7 +28,8 @@ from .datasets._download import DEFAULT_DEADLINE
 from .errors import DatasetError
 from .training import format_epoch_line  # fit(verbose=2)'s line: one format for both
 
-DATASETS = ("spiral", "vertical", "sine", "fashion-mnist")
+DATASETS = ("spiral", "vertical", "sine", "fashion-mnist", "mnist1d")
+MODELS = ("mlp", "cnn")
 OPTIMIZERS = ("adam", "sgd", "adagrad", "rmsprop")
 INITS = ("book", "he", "glorot")
 
@@ -56,6 +58,30 @@ RECIPES = {
     # with He scaling, sqrt(2 / n_inputs): with the book's 0.01 the test accuracy after 10
     # epochs was 0.872-0.876 over 8 seeds, with He 0.882-0.885 (see docs/cli.md).
     "fashion-mnist": Recipe((128, 128), 0.001, 1e-3, 10, 128, init="he"),
+    # MNIST-1D's MLP as its README trains it: 40-100-100-10, Adam(1e-2), batches of 100,
+    # 8,000 steps (200 epochs of 4,000 signals).
+    "mnist1d": Recipe((100, 100), 0.01, 0.0, 200, 100, init="he"),
+}
+
+
+@dataclass(frozen=True)
+class CnnRecipe:
+    """A convolutional network for a dataset (``--model cnn``) and its training defaults."""
+
+    layers: str          # what the help shows
+    learning_rate: float
+    decay: float
+    epochs: int
+    batch_size: int
+
+
+CNN_RECIPES = {
+    # Two 3x3 convolutions with 2x2 max pooling, then a dense layer: the classic small CNN.
+    "fashion-mnist": CnnRecipe(
+        "conv 16 3x3, pool 2, conv 32 3x3, pool 2, dense 128", 0.001, 1e-4, 10, 64),
+    # The MNIST-1D paper's CNN: three 1-d convolutions with stride 2, then a linear layer.
+    "mnist1d": CnnRecipe("conv1d 25 k5 s2, conv1d 25 k3 s2, conv1d 25 k3 s2", 0.01, 1e-3,
+                         150, 100),
 }
 
 
@@ -113,6 +139,11 @@ def _recipes_text() -> str:
                      f"{recipe.epochs} epochs, {batches}")
         lines.append(f"  {'':<14} lr {recipe.learning_rate:g}, decay {recipe.decay:g}, "
                      f"{weights}{penalty}")
+    lines.append("with --model cnn (fashion-mnist and mnist1d):")
+    for name, cnn in CNN_RECIPES.items():
+        lines.append(f"  {name:<14} {cnn.layers}, {cnn.epochs} epochs, batches of "
+                     f"{cnn.batch_size}")
+        lines.append(f"  {'':<14} lr {cnn.learning_rate:g}, decay {cnn.decay:g}, he weights")
     return "\n".join(lines)
 
 
@@ -135,6 +166,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--dataset", choices=DATASETS, default="spiral",
                        help="what to learn (default: spiral); each has the book's network and "
                        "settings, listed below")
+    train.add_argument("--model", choices=MODELS, default="mlp",
+                       help="mlp: the book's dense network (default); cnn: a convolutional "
+                       "network (fashion-mnist and mnist1d)")
     train.add_argument("--epochs", type=_positive_int, help="passes over the training data")
     train.add_argument("--batch-size", type=_positive_int, help="samples per step")
     train.add_argument("--hidden", type=_hidden, help="hidden layer widths, e.g. 128,128")
@@ -146,12 +180,12 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--lr", type=_positive_float, help="learning rate")
     train.add_argument("--decay", type=float, help="learning-rate decay (lr / (1 + decay*t))")
     train.add_argument("--samples", type=_positive_int,
-                       help="spiral/vertical: samples per class; sine: points; fashion-mnist: "
-                       "the first N images after shuffling")
+                       help="spiral/vertical: samples per class; sine: points; fashion-mnist, "
+                       "mnist1d: the first N training samples after shuffling")
     train.add_argument("--seed", type=_non_negative_int, default=0,
                        help="seed for data, weights, shuffling")
-    train.add_argument("--data-dir", help="folder holding fashion-mnist/ (default: "
-                       "$SCRATCHNN_DATA_DIR, then a per-user cache)")
+    train.add_argument("--data-dir", help="folder holding fashion-mnist/ and mnist1d/ "
+                       "(default: $SCRATCHNN_DATA_DIR, then a per-user cache)")
     train.add_argument("--no-download", action="store_true",
                        help="fail instead of downloading missing dataset files")
     _add_deadline(train)
@@ -168,7 +202,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("model", metavar="MODEL")
     evaluate.add_argument("--dataset", choices=DATASETS,
                           help="default: guessed from the model's input width (2 inputs: "
-                          "spiral; a vertical model needs --dataset vertical)")
+                          "spiral; a vertical model needs --dataset vertical; 40: mnist1d; "
+                          "784: fashion-mnist)")
     evaluate.add_argument("--data-dir")
     evaluate.add_argument("--no-download", action="store_true")
     _add_deadline(evaluate)
@@ -205,6 +240,16 @@ def _load_data(args: argparse.Namespace, *, train: bool) -> tuple[Any, Any, Any,
     from .datasets.fashion_mnist import _load_splits
 
     seed = args.seed
+    if args.dataset == "mnist1d":
+        from .datasets import load_mnist1d
+
+        folder = os.path.join(args.data_dir, "mnist1d") if args.data_dir else None
+        (X, y), (X_test, y_test) = load_mnist1d(folder)
+        if train:
+            order = np.random.default_rng(seed).permutation(len(X))
+            limit = getattr(args, "samples", None)
+            X, y = X[order[:limit] if limit else order], y[order[:limit] if limit else order]
+        return X, y, X_test, y_test
     if args.dataset == "fashion-mnist":
         path = None
         if args.data_dir:
@@ -237,6 +282,8 @@ def _load_data(args: argparse.Namespace, *, train: bool) -> tuple[Any, Any, Any,
 
 
 def _build_model(args: argparse.Namespace, n_features: int, n_classes: int) -> Any:
+    if getattr(args, "model", "mlp") == "cnn":
+        return _build_cnn(args, n_classes)
     from . import (
         SGD,
         Adagrad,
@@ -278,6 +325,74 @@ def _build_model(args: argparse.Namespace, n_features: int, n_classes: int) -> A
     return Model(layers, loss=loss, optimizer=optimizer, seed=args.seed)
 
 
+def _build_cnn(args: argparse.Namespace, n_classes: int) -> Any:
+    """``--model cnn``: the dataset's convolutional network (see CNN_RECIPES)."""
+    from . import (
+        SGD,
+        Adagrad,
+        Adam,
+        CategoricalCrossentropy,
+        Conv1D,
+        Conv2D,
+        Dense,
+        Flatten,
+        MaxPool2D,
+        Model,
+        ReLU,
+        RMSprop,
+        Softmax,
+    )
+
+    recipe = CNN_RECIPES[args.dataset]
+    rng = np.random.default_rng(args.seed)
+    layers: list[Any]
+    if args.dataset == "fashion-mnist":
+        # (1, 28, 28) -> (16, 28, 28) -> (16, 14, 14) -> (32, 14, 14) -> (32, 7, 7) -> 1568
+        layers = [
+            Conv2D(1, 16, 3, padding=1, rng=rng), ReLU(), MaxPool2D(2),
+            Conv2D(16, 32, 3, padding=1, rng=rng), ReLU(), MaxPool2D(2),
+            Flatten(), Dense(32 * 7 * 7, 128, init="he", rng=rng), ReLU(),
+            Dense(128, n_classes, init="glorot", rng=rng), Softmax(),
+        ]
+    else:
+        # (1, 40) -> (25, 19) -> (25, 10) -> (25, 5) -> 125
+        layers = [
+            Conv1D(1, 25, 5, stride=2, padding=1, rng=rng), ReLU(),
+            Conv1D(25, 25, 3, stride=2, padding=1, rng=rng), ReLU(),
+            Conv1D(25, 25, 3, stride=2, padding=1, rng=rng), ReLU(),
+            Flatten(), Dense(25 * 5, n_classes, init="glorot", rng=rng), Softmax(),
+        ]
+    learning_rate = args.lr if args.lr is not None else recipe.learning_rate
+    decay = args.decay if args.decay is not None else recipe.decay
+    optimizer = {"adam": Adam, "sgd": SGD, "adagrad": Adagrad, "rmsprop": RMSprop}[
+        args.optimizer
+    ](learning_rate=learning_rate, decay=decay)
+    return Model(layers, loss=CategoricalCrossentropy(), optimizer=optimizer, seed=args.seed)
+
+
+def _check_model_choice(args: argparse.Namespace) -> None:
+    """``--model cnn`` exists for pictures and signals; the MLP options do not apply to it."""
+    if args.model != "cnn":
+        return
+    if args.dataset not in CNN_RECIPES:
+        raise ValueError(
+            f"--model cnn is for fashion-mnist and mnist1d; {args.dataset} trains the book's "
+            "dense network (drop --model cnn)"
+        )
+    for option, value in (("--hidden", args.hidden), ("--init", args.init)):
+        if value is not None:
+            raise ValueError(f"{option} sets the dense network (--model mlp); the cnn has its "
+                             "own layers")
+
+
+def _as_samples(X: Any, model: Any) -> Any:
+    """Rows of pixels or signal values shaped as the model's samples, e.g. (n, 1, 28, 28)."""
+    shape = model.sample_shape
+    if shape is not None and len(shape) > 1 and X.ndim == 2:
+        return X.reshape(len(X), *shape)
+    return X
+
+
 # -- commands ----------------------------------------------------------------------------------
 
 
@@ -306,11 +421,17 @@ def _check_outputs(args: argparse.Namespace) -> None:
 
 
 def _train(args: argparse.Namespace) -> int:
-    recipe = RECIPES[args.dataset]
+    _check_model_choice(args)
+    recipe: Recipe | CnnRecipe = (CNN_RECIPES[args.dataset] if args.model == "cnn"
+                                  else RECIPES[args.dataset])
     _check_outputs(args)
     X, y, X_test, y_test = _load_data(args, train=True)
-    n_classes = 10 if args.dataset == "fashion-mnist" else 3
+    n_classes = 10 if args.dataset in ("fashion-mnist", "mnist1d") else 3
     model = _build_model(args, X.shape[1], n_classes)
+    if args.model == "cnn":
+        # One channel: (n, 784) pixels become (n, 1, 28, 28) pictures, (n, 40) (n, 1, 40).
+        shape = (1, 28, 28) if args.dataset == "fashion-mnist" else (1, X.shape[1])
+        X, X_test = X.reshape(len(X), *shape), X_test.reshape(len(X_test), *shape)
     epochs = args.epochs or recipe.epochs
     batch_size = args.batch_size or recipe.batch_size
     verbose = args.verbose
@@ -319,7 +440,8 @@ def _train(args: argparse.Namespace) -> int:
         verbose = 1 if batch_size is not None else 0
     print(f"training on {args.dataset}: {len(X)} samples, {epochs} "
           f"epoch{'s' if epochs != 1 else ''}, "
-          f"batch size {batch_size or 'all'}, {args.init or recipe.init} initial weights")
+          f"batch size {batch_size or 'all'}, "
+          f"{args.init or getattr(recipe, 'init', 'he')} initial weights")
     print(model.summary())
     callbacks = []
     if verbose == 0:
@@ -339,7 +461,7 @@ def _train(args: argparse.Namespace) -> int:
     if args.plot:
         from .plot import save_training_plot
 
-        two_d = X.shape[1] == 2
+        two_d = X.ndim == 2 and X.shape[1] == 2
         save_training_plot(history, args.plot, model=model if two_d else None,
                            X=X if two_d else None, y=y if two_d else None)
         print(f"saved the plot to {args.plot}")
@@ -350,6 +472,8 @@ def _guess_dataset(model: Any) -> str:
     features = model.n_features
     if features == 784:
         return "fashion-mnist"
+    if features == 40:
+        return "mnist1d"
     if features == 1:
         return "sine"
     if features == 2:
@@ -383,7 +507,7 @@ def _evaluate(args: argparse.Namespace) -> int:
               "trained on vertical data)")
     args.samples = None
     _, _, X_test, y_test = _load_data(args, train=False)
-    result = model.evaluate(X_test, y_test, batch_size=1024, verbose=0)
+    result = model.evaluate(_as_samples(X_test, model), y_test, batch_size=1024, verbose=0)
     print(f"{args.dataset} test set ({len(X_test)} samples): "
           f"accuracy {result['accuracy']:.4f}, loss {result['loss']:.4f}")
     return 0

@@ -638,7 +638,10 @@ def _restore_optimizer(
 def _restore_random_states(path: PathLike, states: dict[str, Any], model: Model) -> None:
     generators: dict[Any, Any] = {"model": _generator_from_state(path, states["model"])}
     model.rng = generators["model"]
-    with_rng = [i for i, layer in enumerate(model.layers) if hasattr(layer, "rng")]
+    # The layers whose generators a save writes (_random_states): the same test both ways.
+    with_rng = [i for i, layer in enumerate(model.layers)
+                if isinstance(getattr(layer, "rng", None),
+                              (np.random.Generator, np.random.RandomState))]
     if sorted(entry["layer"] for entry in states["layers"]) != with_rng:
         _refuse(path, f"it lacks the random state of some of the layers {with_rng}")
     for entry in states["layers"]:
@@ -725,6 +728,8 @@ def write_file(path: PathLike, header: dict[str, Any], arrays: Mapping[str, Arra
     full = {
         "format": "scratchnn",
         "library_version": __version__,
+        # Model and parameter files of this version list the layers' state, if only as [].
+        **({"state": []} if header.get("content") in ("model", "parameters") else {}),
         **header,
         "arrays": entries,
         "data_bytes": offset,

@@ -102,6 +102,7 @@ class Model:
         # of the data last given (or of the data the model was saved after).
         self.input_shape: Shape | None = None
         self.sample_shape: Shape | None = None
+        self._storage: FlatParameters | None = None
         self.stop_training = False
         self.history: History | None = None
         self._finalized = False
@@ -160,7 +161,6 @@ class Model:
             self.sample_shape = self.input_shape
         self.output_shape = _samples.connect(self.layers)
         self.trainable_layers = [layer for layer in self.layers if layer.trainable]
-        self._storage = FlatParameters(self.trainable_layers)
         give_streams(self.layers, self._seed_sequence)
         if self.loss is not None:
             self.loss.check_last_layer(self.layers[-1])
@@ -175,12 +175,16 @@ class Model:
 
     def parameter_storage(self) -> FlatParameters:
         """The trainable parameters and gradients as views into one buffer per dtype
-        (:class:`~scratchnn.storage.FlatParameters`), packed again if a layer's arrays were
-        replaced since."""
+        (:class:`~scratchnn.storage.FlatParameters`); ``fit`` asks for it before training.
+
+        Packed on the first call, then kept: packed again only when the trainable layers
+        changed or a layer's array was replaced since.
+        """
         self._ensure_finalized()
-        if not self._storage.intact():
-            self._storage = FlatParameters(self.trainable_layers)
-        return self._storage
+        storage = self._storage
+        if storage is None or not storage.covers(self.trainable_layers):
+            self._storage = storage = FlatParameters(self.trainable_layers, previous=storage)
+        return storage
 
     @property
     def finalized(self) -> bool:
@@ -227,8 +231,9 @@ class Model:
         """``X`` as the model computes with it: an array of the model's dtype shaped
         ``(n_samples, *sample_shape)`` for samples the layers take, finite, not empty."""
         self._ensure_finalized()
-        array = _samples.check_inputs(X, name, dtype=self.dtype, first=self.layers[0],
-                                      expected=self.input_shape)
+        index, first, expected = _samples.fixed_input(self.layers) or (0, self.layers[0], None)
+        array = _samples.check_inputs(X, name, dtype=self.dtype, first=first,
+                                      expected=expected, index=index)
         try:
             shapes = self.layer_shapes(array.shape[1:])
         except ValueError as error:

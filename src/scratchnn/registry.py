@@ -4,7 +4,9 @@ A model file stores class names, never code. Loading one builds only classes reg
 here, so a file can name nothing else: no module is imported and no attribute looked up from
 a string in a file. The library's layers, losses, optimizers and accuracies register where
 they are defined; a layer written in your own code becomes savable and loadable with
-:func:`register_layer` (as Keras's ``register_keras_serializable``):
+:func:`scratchnn.register_layer` (as Keras's ``register_keras_serializable``; it lives
+beside :class:`~scratchnn.Layer` in :mod:`scratchnn.layers.base`, so this module imports
+nothing of the package):
 
 >>> import numpy as np
 >>> import scratchnn as snn
@@ -33,7 +35,6 @@ __all__ = [
     "library_class_name",
     "lookup",
     "register",
-    "register_layer",
     "registered_class",
 ]
 
@@ -46,26 +47,6 @@ _REGISTRIES: dict[str, dict[str, type]] = {
     "optimizer": {},
     "accuracy": {},
 }
-
-
-def register_layer(cls: T) -> T:
-    """Class decorator: make the :class:`~scratchnn.Layer` subclass ``cls`` savable by name.
-
-    The layer is stored as its class name and ``get_config()``; loading calls
-    ``cls.from_config(config)`` (by default ``cls(**config)``). Registering the same class
-    again is harmless, and so is running its definition again (a notebook cell, a module
-    reload: same module, same qualified name), which replaces the old one. A different class
-    under a name already taken is refused (ValueError naming both): rename one of them.
-    """
-    # Imported here: scratchnn.layers registers its classes through this module.
-    from .layers.base import Layer
-
-    if not (isinstance(cls, type) and issubclass(cls, Layer)):
-        raise TypeError(
-            f"register_layer takes a subclass of scratchnn.Layer; got {_describe_class(cls)}"
-        )
-    _add("layers", cls)
-    return cls
 
 
 def register(kind: str) -> Callable[[T], T]:
@@ -145,7 +126,7 @@ def _full_name(cls: type) -> str:
     return f"{cls.__module__}.{cls.__qualname__}"
 
 
-def _describe_class(value: Any) -> str:
+def describe_class(value: Any) -> str:
     if isinstance(value, type):
         return f"the class {_full_name(value)}, which is not a Layer"
     return f"{type(value).__name__} {value!r:.60}, not a class"

@@ -8,9 +8,13 @@ such buffers and gives each layer views of its part, so that users see nothing d
 ``layer.weights`` is still an ``(n_inputs, n_neurons)`` array that can be assigned into and
 ``layer.dweights`` still holds the gradient after ``backward``.
 
-A layer whose arrays are later replaced (``layer.weights = other``, as the book's
-``set_parameters`` does) simply stops being part of the buffer: :meth:`FlatParameters.intact`
-says so, and a model packs again before its next ``fit``. Per-layer updates
+A model packs its layers when it first trains (``fit``), not before, and keeps the same
+buffers afterwards: a reference to ``layer.weights`` taken after the first ``fit`` follows
+the layer, one taken before it holds the old array. A layer whose arrays are later replaced
+(``layer.weights = other``, as the book's ``set_parameters`` does) simply stops being part of
+the buffer: :meth:`FlatParameters.intact` says so, and the model packs again before its next
+``fit``. Arrays that share memory with other arrays (tied weights, ``dec.weights =
+enc.weights.T``) are never packed, so they stay tied. Per-layer updates
 (``optimizer.update_params(layer)``) work either way, since they go through
 ``layer.parameters()``.
 """
@@ -41,15 +45,23 @@ class FlatParameters:
         dtype, in layer order.
     """
 
-    def __init__(self, layers: Iterable[Layer]) -> None:
+    def __init__(self, layers: Iterable[Layer], *, previous: FlatParameters | None = None
+                 ) -> None:
+        self.layers = list(layers)
         self.parameters: dict[np.dtype, Array] = {}
         self.gradients: dict[np.dtype, Array] = {}
         self.unpacked: list[Layer] = []
         # (layer, attribute, view) for every packed array, to tell whether it is still used.
         self._views: list[tuple[Layer, str, Array]] | None = []
         packed: list[tuple[Layer, str, str, Array, Array]] = []
-        for layer in layers:
-            if not _packable(layer):
+        # Arrays that are views of something else than ``previous``'s buffers (tied weights,
+        # ``dec.weights = enc.weights.T``), or that overlap another layer's, stay where they
+        # are: copying them into a buffer would untie them.
+        own = [] if previous is None else [*previous.parameters.values(),
+                                           *previous.gradients.values()]
+        shared = _sharing_layers(self.layers, own)
+        for layer in self.layers:
+            if layer in shared or not _packable(layer):
                 self.unpacked.append(layer)
                 continue
             for name, grad_name in zip(layer.parameter_names, layer.gradient_names,
@@ -76,6 +88,13 @@ class FlatParameters:
             setattr(layer, grad_name, grad_view)
             self._views.extend([(layer, name, view), (layer, grad_name, grad_view)])
 
+    def covers(self, layers: Iterable[Layer]) -> bool:
+        """Whether this storage was made for exactly ``layers`` and nothing was rebound."""
+        layers = list(layers)
+        return (len(layers) == len(self.layers)
+                and all(a is b for a, b in zip(layers, self.layers, strict=True))
+                and self.intact())
+
     def intact(self) -> bool:
         """Whether every packed layer still holds its views (nothing was rebound)."""
         if self._views is None:
@@ -88,7 +107,7 @@ class FlatParameters:
         return {}
 
     def __setstate__(self, state: dict[str, object]) -> None:
-        self.parameters, self.gradients, self.unpacked = {}, {}, []
+        self.layers, self.parameters, self.gradients, self.unpacked = [], {}, {}, []
         self._views = None
 
 
@@ -107,3 +126,19 @@ def _packable(layer: Layer) -> bool:
             return False
     return all(isinstance(getattr(layer, name, None), np.ndarray)
                for name in layer.gradient_names)
+
+
+def _sharing_layers(layers: list[Layer], own: list[Array]) -> set[Layer]:
+    """Layers with an array that views memory of another's or of something unknown."""
+    arrays = [(layer, array) for layer in layers
+              for name in (*layer.parameter_names, *layer.gradient_names)
+              if isinstance(array := getattr(layer, name, None), np.ndarray)]
+    shared: set[Layer] = set()
+    for index, (layer, array) in enumerate(arrays):
+        base = array.base
+        if base is not None and not any(base is buffer for buffer in own):
+            shared.add(layer)
+        for other_layer, other in arrays[index + 1:]:
+            if np.may_share_memory(array, other):
+                shared.update((layer, other_layer))
+    return shared

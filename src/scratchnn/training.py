@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from .layers import Layer
     from .model import Model
 
-__all__ = ["evaluate", "fit", "format_epoch_line", "predict"]
+__all__ = ["check_validation_data", "evaluate", "fit", "format_epoch_line", "predict"]
 
 
 def fit(
@@ -106,7 +106,7 @@ class _Run:
         X_val: Any = None
         y_val: Any = None
         if validation_data is not None:
-            X_val, y_val = _check_validation_data(model, validation_data)
+            X_val, y_val = check_validation_data(model, validation_data)
         elif validation_split > 0:
             n_val = int(len(X) * validation_split)
             if n_val < 1 or n_val >= len(X):
@@ -345,8 +345,9 @@ def _evaluate(model: Model, X: Array, y: Array, batch_size: int | None) -> dict[
             metric.accumulated_sum, metric.accumulated_count = total, count
 
 
-def _check_validation_data(model: Model, validation_data: Any) -> tuple[Any, Any]:
-    """``(X_val, y_val)`` checked as fit checks its training data."""
+def check_validation_data(model: Model, validation_data: Any) -> tuple[Any, Any]:
+    """``(X_val, y_val)`` checked as ``fit`` checks its training data (a pair, then
+    ``model.check_inputs`` and ``model.check_targets``)."""
     X_val, y_val = _unpack_validation(validation_data)
     X_val = model.check_inputs(X_val, "validation_data[0] (X_val)")
     y_val = model.check_targets(y_val, len(X_val), "validation_data[1] (y_val)")

@@ -39,6 +39,7 @@ from ..model import Model as _Model
 from ..model import load_model as _load_model
 from ..optimizers import SGD, Adagrad, Adam, RMSprop
 from ..registry import registered_class
+from ..training import check_validation_data
 from . import _state
 from .datasets import sine_data, spiral_data, vertical_data
 
@@ -419,9 +420,7 @@ class Model(_Model):
 
         if validation_data is not None:
             # Checked before training, as fit checks it.
-            X_val, y_val = validation_data
-            X_val = self.check_inputs(X_val, "validation_data[0] (X_val)")
-            y_val = self.check_targets(y_val, len(X_val), "validation_data[1] (y_val)")
+            X_val, y_val = check_validation_data(self, validation_data)
         self.fit(X, y, epochs=epochs, batch_size=None, shuffle=False, verbose=0,
                  callbacks=[Chapter18Printer()])
         if validation_data is not None:

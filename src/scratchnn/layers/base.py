@@ -33,11 +33,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from .._typing import Array
+from ..registry import describe_class, register
 
 if TYPE_CHECKING:
     from .._random import RandomLike
 
 L = TypeVar("L", bound="Layer")
+T = TypeVar("T", bound=type)
 
 Shape = tuple[int, ...]
 
@@ -179,3 +181,20 @@ class Layer:
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
         return f"{type(self).__name__}({args})"
+
+
+def register_layer(cls: T) -> T:
+    """Class decorator: make the :class:`~scratchnn.Layer` subclass ``cls`` savable by name.
+
+    The layer is stored as its class name and ``get_config()``; loading calls
+    ``cls.from_config(config)`` (by default ``cls(**config)``). Registering the same class
+    again is harmless, and so is running its definition again (a notebook cell, a module
+    reload: same module, same qualified name), which replaces the old one. A different class
+    under a name already taken is refused (ValueError naming both): rename one of them.
+    """
+    if not (isinstance(cls, type) and issubclass(cls, Layer)):
+        raise TypeError(
+            f"register_layer takes a subclass of scratchnn.Layer; got {describe_class(cls)}"
+        )
+    register("layers")(cls)
+    return cls

@@ -15,8 +15,7 @@ from .._validation import (
     check_positive_int,
     check_real,
 )
-from ..registry import register_layer
-from .base import Layer
+from .base import Layer, register_layer
 
 
 @register_layer

@@ -43,8 +43,7 @@ from .._validation import (
     check_real,
     describe,
 )
-from ..registry import register_layer
-from .base import Layer
+from .base import Layer, register_layer
 from .dense import _initial_weights, _sign
 
 C = TypeVar("C", bound="_Convolution")

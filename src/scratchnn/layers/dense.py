@@ -17,8 +17,7 @@ from .._validation import (
     check_real,
     shape_hint,
 )
-from ..registry import register_layer
-from .base import Layer
+from .base import Layer, register_layer
 
 D = TypeVar("D", bound="Dense")
 

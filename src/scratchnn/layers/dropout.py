@@ -10,8 +10,7 @@ from .. import _random
 from .._random import RandomLike, check_random_state
 from .._typing import Array
 from .._validation import as_float_input, check_dvalues, check_real
-from ..registry import register_layer
-from .base import Layer
+from .base import Layer, register_layer
 
 
 @register_layer

@@ -6,8 +6,7 @@ import math
 
 from .._typing import Array
 from .._validation import as_float_input, check_dvalues
-from ..registry import register_layer
-from .base import Layer
+from .base import Layer, register_layer
 
 
 @register_layer

@@ -30,8 +30,7 @@ import numpy as np
 
 from .._typing import Array
 from .._validation import as_float_input, check_dvalues, describe
-from ..registry import register_layer
-from .base import Layer
+from .base import Layer, register_layer
 
 Pair = tuple[int, int]
 
