@@ -401,3 +401,59 @@ def test_download_deadline_reaches_the_loader(command, monkeypatch, capsys, tmp_
     with pytest.raises(SystemExit):
         main([*command, "--download-deadline", "0"])
     assert "--download-deadline: expected a positive number" in capsys.readouterr().err
+
+
+def test_a_fashion_mnist_cnn_trains_evaluates_and_predicts_pictures(tmp_path, data_dir):
+    """`--model cnn` briefly (a tenth of the data, one epoch), then evaluate and predict."""
+    from PIL import Image
+
+    from scratchnn import load_model
+    from scratchnn.datasets import FASHION_MNIST_CLASSES, load_fashion_mnist, preprocess_images
+
+    model_path = tmp_path / "cnn.snn"
+    result = run_cli("train", "--dataset", "fashion-mnist", "--model", "cnn", "--samples", "6000",
+                     "--epochs", "1", "--no-download", "--out", str(model_path),
+                     data_dir=data_dir)
+    assert result.returncode == 0, result.stderr
+    assert "Conv2D(1, 16, 3, padding=1)" in result.stdout and "(16, 28, 28)" in result.stdout
+    accuracy = float(re.search(r"final validation accuracy: ([0-9.]+)", result.stdout).group(1))
+    assert accuracy >= 0.7
+    result = run_cli("evaluate", str(model_path), data_dir=data_dir)
+    assert result.returncode == 0, result.stderr
+    assert f"accuracy {accuracy:.4f}" in result.stdout    # the same test images, the same model
+
+    _, (X_test, _) = load_fashion_mnist(data_dir / "fashion-mnist", download=False)
+    model = load_model(model_path)
+    assert model.sample_shape == (1, 28, 28)
+    expected = model.predict_classes(preprocess_images(X_test[:10]).reshape(10, 1, 28, 28))
+    paths = []
+    for index in range(10):
+        paths.append(tmp_path / f"p{index}.png")
+        Image.fromarray(X_test[index]).save(paths[-1])
+    result = run_cli("predict", str(model_path), *map(str, paths))
+    assert result.returncode == 0, result.stderr
+    named = [line.split(": ", 1)[1].rsplit(" (", 1)[0] for line in result.stdout.splitlines()]
+    assert [FASHION_MNIST_CLASSES.index(label) for label in named] == list(expected)
+
+
+def test_mnist1d_trains_with_either_model_and_evaluates(tmp_path, data_dir):
+    for model, accuracy_at_least in (("mlp", 0.3), ("cnn", 0.3)):
+        path = tmp_path / f"{model}.snn"
+        result = run_cli("train", "--dataset", "mnist1d", "--model", model, "--epochs", "3",
+                         "--out", str(path), data_dir=data_dir)
+        assert result.returncode == 0, result.stderr
+        final = float(re.search(r"final validation accuracy: ([0-9.]+)", result.stdout).group(1))
+        assert final >= accuracy_at_least          # chance is 0.1
+        result = run_cli("evaluate", str(path), data_dir=data_dir)
+        assert result.returncode == 0, result.stderr
+        assert f"mnist1d test set (1000 samples): accuracy {final:.4f}" in result.stdout
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--dataset", "spiral", "--model", "cnn"], "--model cnn is for fashion-mnist and mnist1d"),
+    (["--dataset", "mnist1d", "--model", "cnn", "--hidden", "8"], "--hidden sets the dense"),
+    (["--dataset", "mnist1d", "--model", "cnn", "--init", "he"], "--init sets the dense"),
+])
+def test_cnn_options_that_do_not_apply_are_refused(argv, message, capsys):
+    assert main(["train", *argv]) == 1
+    assert message in capsys.readouterr().err

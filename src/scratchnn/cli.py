@@ -78,7 +78,8 @@ class CnnRecipe:
 CNN_RECIPES = {
     # Two 3x3 convolutions with 2x2 max pooling, then a dense layer: the classic small CNN.
     "fashion-mnist": CnnRecipe(
-        "conv 16 3x3, pool 2, conv 32 3x3, pool 2, dense 128", 0.001, 1e-4, 10, 64),
+        "conv 16 3x3, pool 2, conv 32 3x3, pool 2, dropout 0.25, dense 128, dropout 0.25",
+        0.001, 1e-4, 15, 64),
     # The MNIST-1D paper's CNN: three 1-d convolutions with stride 2, then a linear layer.
     "mnist1d": CnnRecipe("conv1d 25 k5 s2, conv1d 25 k3 s2, conv1d 25 k3 s2", 0.01, 1e-3,
                          150, 100),
@@ -335,6 +336,7 @@ def _build_cnn(args: argparse.Namespace, n_classes: int) -> Any:
         Conv1D,
         Conv2D,
         Dense,
+        Dropout,
         Flatten,
         MaxPool2D,
         Model,
@@ -351,8 +353,8 @@ def _build_cnn(args: argparse.Namespace, n_classes: int) -> Any:
         layers = [
             Conv2D(1, 16, 3, padding=1, rng=rng), ReLU(), MaxPool2D(2),
             Conv2D(16, 32, 3, padding=1, rng=rng), ReLU(), MaxPool2D(2),
-            Flatten(), Dense(32 * 7 * 7, 128, init="he", rng=rng), ReLU(),
-            Dense(128, n_classes, init="glorot", rng=rng), Softmax(),
+            Flatten(), Dropout(0.25), Dense(32 * 7 * 7, 128, init="he", rng=rng), ReLU(),
+            Dropout(0.25), Dense(128, n_classes, init="glorot", rng=rng), Softmax(),
         ]
     else:
         # (1, 40) -> (25, 19) -> (25, 10) -> (25, 5) -> 125
@@ -442,6 +444,7 @@ def _train(args: argparse.Namespace) -> int:
           f"epoch{'s' if epochs != 1 else ''}, "
           f"batch size {batch_size or 'all'}, "
           f"{args.init or getattr(recipe, 'init', 'he')} initial weights")
+    model.sample_shape = X.shape[1:]      # for the summary's shapes (a CNN does not fix it)
     print(model.summary())
     callbacks = []
     if verbose == 0:
