@@ -1369,9 +1369,24 @@ def set_layer_config(position, **config):
          edit(lambda header: header["config"]["layers"][1].update(
              {"class": "RunningMean"})),
          r"layer 1 \(RunningMean\): n_features must be a positive int; got None"),
+        # The convolution issue's layers, declared huge where a small layer was.
+        ("adam_classifier",
+         edit(lambda header: header["config"]["layers"].insert(1, {"class": "Conv2D", "config": {
+             "in_channels": 10**5, "out_channels": 10**5, "kernel_size": 9}})),
+         r"layer 1 \(Conv2D\) needs weights \(100000, 100000, 9, 9\) and biases "
+         r"\(1, 100000, 1, 1\) by its config, but the file stores no parameters for it"),
+        ("adam_classifier",
+         edit(lambda header: header["config"]["layers"].insert(1, {"class": "Conv1D", "config": {
+             "in_channels": 4096, "out_channels": 4096, "kernel_size": 64}})),
+         r"layer 1 \(Conv1D\) needs weights \(4096, 4096, 64\)"),
+        ("adam_classifier",
+         edit(lambda header: header["config"]["layers"].insert(1, {"class": "BatchNorm",
+                                                                 "config": {"n_features": 10**9}})),
+         r"layer 1 \(BatchNorm\) needs gamma \(1000000000,\)"),
     ],
     ids=["dense-10**9", "dense-64MB", "state-40MB", "negative", "string", "bool",
-         "state-zero", "missing", "inserted", "relu-as-dense", "relu-as-state"],
+         "state-zero", "missing", "inserted", "relu-as-dense", "relu-as-state", "conv2d-huge",
+         "conv1d-1GB", "batchnorm-huge"],
 )
 def test_a_huge_or_impossible_layer_is_refused_before_anything_is_allocated(
     tmp_path, saved_headers, base, change, message
