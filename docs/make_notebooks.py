@@ -33,6 +33,31 @@ if sys.platform == "emscripten":
     await piplite.install([{names}])"""
 
 
+# Notebooks 5 and 6 load Fashion-MNIST alike: from $SCRATCHNN_DATA_DIR when it is set (the
+# test machines), else downloaded once; when neither works the cell says what to set.
+LOAD_FASHION_MNIST = """\
+download = "SCRATCHNN_DATA_DIR" not in os.environ   # set: read that folder, never download
+try:
+    (train_images, train_labels), (test_images, test_labels) = load_fashion_mnist(
+        download=download
+    )
+except (snn.DatasetError, OSError) as error:
+    raise RuntimeError(
+        "Fashion-MNIST is not here and could not be downloaded. Put the four .gz files in a "
+        "folder named fashion-mnist, set SCRATCHNN_DATA_DIR to the folder that holds it "
+        "(os.environ['SCRATCHNN_DATA_DIR'] = 'path/to/that/folder' in a cell above, or "
+        f"before starting Jupyter), then run this cell again.\\n({error})"
+    ) from None
+print(train_images.shape, train_images.dtype, train_labels.shape)
+print(test_images.shape, test_labels.shape)"""
+
+
+def load_fashion_mnist_cell(imports: str, *more: str) -> str:
+    """The cell that loads Fashion-MNIST (notebooks 5 and 6): ``imports`` first, then the
+    loading, which says what to set when the files are missing, then the lines ``more``."""
+    return "\n".join([imports, "", LOAD_FASHION_MNIST, *more])
+
+
 NOTEBOOK_1 = [
     ("md", """\
 # 1. Batches and the dot product
@@ -610,29 +635,14 @@ Offline, or in JupyterLite, put the four `.gz` files in a folder named `fashion-
 `SCRATCHNN_DATA_DIR` to the folder that holds it, before starting Jupyter or in the notebook
 with `os.environ["SCRATCHNN_DATA_DIR"] = "path/to/that/folder"`. If the files cannot be
 found or downloaded, the cell below says so and stops."""),
-    ("code", """\
+    ("code", load_fashion_mnist_cell("""\
 %matplotlib inline
 import os
 
 import numpy as np
 import scratchnn as snn
-from scratchnn.datasets import FASHION_MNIST_CLASSES, load_fashion_mnist, preprocess_images
-
-download = "SCRATCHNN_DATA_DIR" not in os.environ   # set: read that folder, never download
-try:
-    (train_images, train_labels), (test_images, test_labels) = load_fashion_mnist(
-        download=download
-    )
-except (snn.DatasetError, OSError) as error:
-    raise RuntimeError(
-        "Fashion-MNIST is not here and could not be downloaded. Put the four .gz files in a "
-        "folder named fashion-mnist, set SCRATCHNN_DATA_DIR to the folder that holds it "
-        "(os.environ['SCRATCHNN_DATA_DIR'] = 'path/to/that/folder' in a cell above, or "
-        f"before starting Jupyter), then run this cell again.\\n({error})"
-    ) from None
-print(train_images.shape, train_images.dtype, train_labels.shape)
-print(test_images.shape, test_labels.shape)
-print(FASHION_MNIST_CLASSES)"""),
+from scratchnn.datasets import FASHION_MNIST_CLASSES, load_fashion_mnist, preprocess_images""",
+                                     "print(FASHION_MNIST_CLASSES)")),
     ("code", """\
 from scratchnn.plot import plot_images
 
@@ -744,12 +754,268 @@ print("same predictions:", same)"""),
 ]
 
 
+
+NOTEBOOK_6 = [
+    ("md", """\
+# 6. From dense layers to convolutions
+
+A Dense layer joins every pixel to every neuron: to it a 28x28 picture is 784 unrelated
+numbers, and a shirt moved one pixel to the right is a different set of inputs. A
+*convolution* slides a small filter over the picture instead, so that the same few weights
+look for the same pattern (an edge, a corner) everywhere. It is still the seed's dot product,
+inputs times weights plus a bias, taken on patches of the picture; and as with the transpose
+in notebook 1, getting the shapes the right way round is the whole game.
+
+This notebook writes a convolution by hand, turns it into one matrix product (*im2col*),
+checks it against scratchnn's `Conv2D`, adds pooling and trains a small convolutional network
+on Fashion-MNIST. The book stops before convolutions; the layers here follow its style."""),
+    ("code", install()),
+    ("md", """\
+## A convolution by hand
+
+A picture is stored as `(channels, height, width)`: one channel for grey, three for colour.
+A *kernel* (a filter) is a small block of weights as deep as the picture, here `(1, 3, 3)`.
+At each position `(y, x)` the output is the dot product of the kernel with the patch of the
+picture under it: a neuron's `sum(inputs * weights)` with the patch as its inputs. A 3x3
+kernel fits in 3 positions along each side of a 5x5 picture, so the output is 3x3.
+
+This kernel subtracts the left column of its patch from the right one: it answers +3 where
+the picture gets brighter from left to right, -3 where it gets darker, 0 where nothing
+changes. The picture is a bright vertical bar. (Strictly this is a cross-correlation: the
+kernel is not flipped, as in every deep-learning library.)"""),
+    ("code", """\
+import numpy as np
+import scratchnn as snn
+
+picture = np.zeros((1, 5, 5))       # (channels, height, width): one grey 5x5 picture
+picture[0, :, 2] = 1.0              # a bright vertical bar down the middle
+kernel = np.array([[[-1.0, 0.0, 1.0],
+                    [-1.0, 0.0, 1.0],
+                    [-1.0, 0.0, 1.0]]])   # (channels, kh, kw): as deep as the picture
+
+channels, height, width = picture.shape
+_, kh, kw = kernel.shape
+out_h, out_w = height - kh + 1, width - kw + 1
+output = np.zeros((out_h, out_w))
+for y in range(out_h):
+    for x in range(out_w):
+        patch = picture[:, y:y + kh, x:x + kw]           # (1, 3, 3): the window at (y, x)
+        output[y, x] = np.dot(patch.ravel(), kernel.ravel())
+print(picture[0])
+print("output", output.shape)
+print(output)"""),
+    ("md", """\
+## im2col: every patch a column
+
+The loop takes one dot product at a time, which is slow in Python. *im2col* ("image to
+columns") copies every patch, flattened, into a column of one matrix shaped
+`(in_channels * kh * kw, out_h * out_w)`: here 9 rows (a patch's values) by 9 columns (the
+positions). A kernel, flattened, is a row of 9 weights, and several kernels stacked are a
+matrix `(out_channels, in_channels * kh * kw)`, one filter per row. One matrix product then
+computes every filter at every position, and a reshape lays the result out as pictures again,
+one *feature map* per filter.
+
+It is notebook 1's layer once more, with positions in place of samples and filters in place
+of neurons. The second filter is the first one transposed: it looks for horizontal edges, and
+finds none in a vertical bar."""),
+    ("code", """\
+# im2col: column y * out_w + x holds the patch at (y, x), flattened in (channel, row, column)
+# order, the order of the weights below.
+columns = np.empty((channels * kh * kw, out_h * out_w))
+for y in range(out_h):
+    for x in range(out_w):
+        columns[:, y * out_w + x] = picture[:, y:y + kh, x:x + kw].ravel()
+
+weights = np.stack([kernel, kernel.transpose(0, 2, 1)])   # (out_channels, in_channels, kh, kw)
+matrix = weights.reshape(len(weights), -1)                 # one filter per row
+product = matrix @ columns
+feature_maps = product.reshape(len(weights), out_h, out_w)
+
+print("picture", picture.shape, "-> columns", columns.shape)
+print("weights", weights.shape, "-> matrix", matrix.shape)
+print("matrix @ columns:", matrix.shape, "@", columns.shape, "->", product.shape,
+      "-> feature maps", feature_maps.shape)
+print(feature_maps)
+print("the first map is the loop's:", np.array_equal(feature_maps[0], output))"""),
+    ("md", """\
+## scratchnn's Conv2D
+
+`Conv2D(in_channels, out_channels, kernel_size)` keeps its weights shaped
+`(out_channels, in_channels, kh, kw)`: one filter per output channel, each as deep as its
+inputs. That is the order of the matrix above, so `weights.reshape(out_channels, -1)` is the
+matrix, one filter per row, with nothing copied or transposed. Its biases are shaped
+`(1, out_channels, 1, 1)`: one per filter, with axes of size 1 that broadcast over the
+samples, the height and the width, as Dense's `(1, n_neurons)` broadcast over the samples.
+Batches come in *NCHW* order, `(n_samples, channels, height, width)`.
+
+The layer builds the columns of the whole batch at once, each sample's positions more
+columns of the same matrix, with one strided copy per kernel offset (9 for a 3x3 kernel)
+instead of one per position. Its backward pass reverses the steps: `dweights` is one
+product of the output's gradient with the columns (Dense's `inputs.T @ dvalues`), and the
+columns' gradient is added back to the pixels each entry was copied from (*col2im*;
+overlapping patches add up).
+
+Given the weights above, the layer computes the same feature maps. Then a batch of two
+pictures, the bar and the bar on its side, with a bias per filter: in the second picture's
+maps the first filter finds nothing (only its bias, 0.5) and the second finds the bar.
+
+### Stride and padding
+
+*Padding* adds a border of zeros around the picture, so that the kernel can sit over the
+edge pixels too; the *stride* is the step from one position to the next. Along each axis
+the output has `(size + 2*padding - kernel)//stride + 1` values: a 3x3 kernel with
+`padding=1` keeps the size (the network below keeps 28x28 that way) and `stride=2` halves it,
+rounding up. `output_shape` works this out from the layer's settings, without computing."""),
+    ("code", """\
+layer = snn.Conv2D(1, 2, 3, dtype=np.float64, rng=0)
+print("weights", layer.weights.shape, "biases", layer.biases.shape)
+layer.weights[...] = weights
+layer.forward(picture[np.newaxis])            # a batch of one picture, (1, 1, 5, 5)
+np.testing.assert_allclose(layer.output[0], feature_maps)
+print("output", layer.output.shape, "is the matrix product's")
+
+layer.biases[...] = np.array([0.5, -0.5]).reshape(1, 2, 1, 1)
+batch = np.stack([picture, picture.transpose(0, 2, 1)])   # (2, 1, 5, 5): upright, on its side
+layer.forward(batch)
+np.testing.assert_allclose(layer.output[0], feature_maps + layer.biases[0])
+print("batch", batch.shape, "-> output", layer.output.shape)
+print(layer.output[1])
+
+print("size  padding  stride  formula  output_shape")
+for size, padding, stride in [(5, 0, 1), (5, 1, 1), (5, 1, 2), (28, 1, 1), (28, 1, 2)]:
+    conv = snn.Conv2D(1, 2, 3, padding=padding, stride=stride, rng=0)
+    formula = (size + 2 * padding - 3) // stride + 1
+    print(f"{size:4} {padding:8} {stride:7} {formula:8}  {conv.output_shape((1, size, size))}")"""),
+    ("md", """\
+## Pooling
+
+`MaxPool2D(2)` keeps the largest value of each 2x2 window, channel by channel, so it halves
+the height and the width; a last row or column that fills no window is left out (7x7 becomes
+3x3). It has no weights. Its backward pass sends each output's gradient to the one input that
+was its window's maximum and nothing to the other three, since only that input moved the
+output: the layer remembers where each maximum was."""),
+    ("code", """\
+pool = snn.MaxPool2D(2)
+x = np.array([[1, 3, 2, 0],
+              [4, 2, 1, 5],
+              [0, 1, 7, 2],
+              [6, 2, 3, 3]], dtype=np.float32).reshape(1, 1, 4, 4)
+print(pool.forward(x)[0, 0])
+pool.backward(np.array([[10, 20], [30, 40]], dtype=np.float32).reshape(1, 1, 2, 2))
+print(pool.dinputs[0, 0])
+print(pool.output_shape((16, 28, 28)), pool.output_shape((32, 7, 7)))"""),
+    ("md", """\
+## A convolutional network on Fashion-MNIST
+
+The data is loaded as in notebook 5: from `$SCRATCHNN_DATA_DIR/fashion-mnist` when that
+variable is set, otherwise downloaded once (about 30 MB) into the per-user cache. Offline or
+in JupyterLite, put the four `.gz` files in a folder named `fashion-mnist` and set
+`SCRATCHNN_DATA_DIR` to the folder that holds it; if the files cannot be found or
+downloaded, the cell below says so and stops."""),
+    ("code", load_fashion_mnist_cell("""\
+import os
+
+from scratchnn.datasets import load_fashion_mnist, preprocess_images""")),
+    ("md", """\
+`preprocess_images` gives notebook 5's rows, `(n, 784)`, scaled to -1..1. A convolution
+needs the pictures back, with their channel axis: `(n, 1, 28, 28)`. As in notebook 5, a
+shuffled tenth of the training images keeps the notebook quick. Forgetting the reshape is
+the classic mistake, and the layer says what it got and what to do:"""),
+    ("code", """\
+rng = np.random.default_rng(0)
+subset = rng.permutation(len(train_images))[:6_000]
+rows = preprocess_images(train_images[subset])
+X = rows.reshape(len(rows), 1, 28, 28)       # (n_samples, channels, height, width)
+y = train_labels[subset]
+X_test = preprocess_images(test_images).reshape(len(test_images), 1, 28, 28)
+y_test = test_labels
+print("rows", rows.shape, "-> pictures", X.shape, "; test pictures", X_test.shape)
+
+conv = snn.Conv2D(1, 16, 3, padding=1, rng=0)
+for wrong in (rows[:8], train_images[:8]):    # flat rows; pictures without a channel axis
+    try:
+        conv.forward(wrong)
+    except ValueError as error:
+        print(error)"""),
+    ("md", """\
+## The network
+
+Two rounds of convolution, ReLU and pooling, then notebook 5's dense layers. Each 3x3
+convolution with `padding=1` keeps the size and each pool halves it: a 28x28 picture becomes
+16 maps of 28x28, pooled to 14x14, then 32 maps of 14x14, pooled to 7x7, and `Flatten` lays
+the 32x7x7 values out as one row of 1,568 for `Dense(1568, 128)`. The first convolution has
+16 filters of 3x3 weights plus 16 biases, 160 parameters, whatever the size of the picture;
+the first dense layer holds nearly all the rest.
+
+A first Dense layer fixes the shape of a sample, a convolution does not (it takes pictures of
+any size), so the summary is given the samples' shape; `fit` would learn it from `X`."""),
+    ("code", """\
+model = snn.Model(
+    [
+        snn.Conv2D(1, 16, 3, padding=1, rng=0),
+        snn.ReLU(),
+        snn.MaxPool2D(2),
+        snn.Conv2D(16, 32, 3, padding=1, rng=1),
+        snn.ReLU(),
+        snn.MaxPool2D(2),
+        snn.Flatten(),
+        snn.Dense(1568, 128, init="he", rng=2),
+        snn.ReLU(),
+        snn.Dense(128, 10, rng=3),
+        snn.Softmax(),
+    ],
+    loss=snn.CategoricalCrossentropy(),
+    optimizer=snn.Adam(learning_rate=0.001),
+    accuracy=snn.CategoricalAccuracy(),
+    seed=0,
+)
+model.sample_shape = X.shape[1:]
+print(model.summary())"""),
+    ("md", """\
+## Training
+
+Two epochs over the 6,000 training pictures in batches of 64, then the accuracy on all
+10,000 test pictures. The test set is evaluated in batches of 1,000: im2col makes one column
+per position, and the second convolution's columns for all 10,000 pictures at once,
+`(16 * 3 * 3, 10000 * 14 * 14)` in float32, would take over a gigabyte.
+
+This short run is only a start. The command line trains the same kind of network on all
+60,000 images for more epochs: `scratchnn train --dataset fashion-mnist --model cnn` reaches
+about 0.91 test accuracy or more (`scratchnn train --help` lists its settings), where
+notebook 5's dense network, trained on all the data, reached about 0.87."""),
+    ("code", """\
+history = model.fit(X, y, epochs=2, batch_size=64, verbose=2)
+results = model.evaluate(X_test, y_test, batch_size=1_000, verbose=0)
+print(f"test loss {results['loss']:.3f}, test accuracy {results['accuracy']:.3f}")"""),
+    ("md", """\
+## Conv1D: the same for signals
+
+Everything above works along one axis too. `Conv1D` takes signals shaped
+`(n_samples, channels, length)`, keeps its weights as `(out_channels, in_channels, k)` and
+its biases as `(1, out_channels, 1)`, and its output length follows the same formula; it is
+computed as a Conv2D on pictures one row high, and `MaxPool1D` pools along the length.
+
+`scratchnn.datasets.load_mnist1d` loads MNIST-1D, the ten digits drawn as 1-D signals of
+40 values (from an `.npz` file made with the `mnist1d` package: there is nothing to
+download). Its signals come as rows, `(n, 40)`, so `x[:, np.newaxis, :]` gives the
+`(n, 1, 40)` a Conv1D takes, and `scratchnn train --dataset mnist1d --model cnn` trains the
+MNIST-1D paper's small convolutional network on them. Shapes only, on four random signals:"""),
+    ("code", """\
+signals = np.random.default_rng(0).normal(size=(4, 40)).astype(np.float32)   # rows, (n, 40)
+conv1d = snn.Conv1D(1, 25, 5, stride=2, padding=1, rng=0)
+print("weights", conv1d.weights.shape, "biases", conv1d.biases.shape)
+print(signals.shape, "->", signals[:, np.newaxis, :].shape, "->",
+      conv1d.forward(signals[:, np.newaxis, :]).shape)
+print("(40 + 2*1 - 5)//2 + 1 =", (40 + 2 * 1 - 5) // 2 + 1)"""),
+]
+
 TITLES = {
     "01-batches-and-the-dot-product.ipynb": NOTEBOOK_1,
     "02-layers-and-activations.ipynb": NOTEBOOK_2,
     "03-loss-backpropagation-gradcheck.ipynb": NOTEBOOK_3,
     "04-optimizers.ipynb": NOTEBOOK_4,
     "05-fashion-mnist.ipynb": NOTEBOOK_5,
+    "06-convolutions.ipynb": NOTEBOOK_6,
 }
 
 

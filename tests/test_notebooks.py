@@ -31,8 +31,8 @@ def kernel_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return data
 
 
-def test_there_are_five_tutorials():
-    assert [path.name[:2] for path in NOTEBOOKS] == ["01", "02", "03", "04", "05"]
+def test_there_are_six_tutorials():
+    assert [path.name[:2] for path in NOTEBOOKS] == ["01", "02", "03", "04", "05", "06"]
 
 
 def test_stored_notebooks_match_the_generator():
@@ -77,16 +77,19 @@ def test_notebook_runs(path, tmp_path, kernel_dir, data_dir, monkeypatch):
             )
 
 
-def _fashion_data_cell() -> str:
-    """The Fashion-MNIST notebook's loading cell, without its IPython magic."""
+def _fashion_data_cell(notebook: str) -> str:
+    """A notebook's Fashion-MNIST loading cell, without its IPython magic; scratchnn imported
+    first as ``snn`` (notebook 6 imports it in an earlier cell)."""
     generator = runpy.run_path(str(ROOT / "docs" / "make_notebooks.py"))
-    [source] = [source for kind, source in generator["NOTEBOOK_5"]
+    [source] = [source for kind, source in generator[notebook]
                 if kind == "code" and "load_fashion_mnist(" in source]
-    return "\n".join(line for line in source.splitlines() if not line.startswith("%"))
+    lines = [line for line in source.splitlines() if not line.startswith("%")]
+    return "\n".join(["import scratchnn as snn", *lines])
 
 
+@pytest.mark.parametrize("notebook", ["NOTEBOOK_5", "NOTEBOOK_6"])
 @pytest.mark.parametrize("where", ["offline", "empty SCRATCHNN_DATA_DIR"])
-def test_fashion_notebook_says_what_to_set_when_the_data_is_missing(where, tmp_path):
+def test_fashion_notebook_says_what_to_set_when_the_data_is_missing(where, notebook, tmp_path):
     import os
     import subprocess
 
@@ -99,8 +102,8 @@ def test_fashion_notebook_says_what_to_set_when_the_data_is_missing(where, tmp_p
         env["http_proxy"] = env["https_proxy"] = "http://127.0.0.1:9"
     else:
         env["SCRATCHNN_DATA_DIR"] = str(tmp_path)           # no fashion-mnist/ in it
-    result = subprocess.run([sys.executable, "-c", _fashion_data_cell()], capture_output=True,
-                            text=True, env=env, cwd=tmp_path, timeout=120)
+    result = subprocess.run([sys.executable, "-c", _fashion_data_cell(notebook)],
+                            capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
     assert result.returncode == 1
     error = result.stderr.strip().splitlines()
     assert error[0] == "Traceback (most recent call last):"
