@@ -13,9 +13,12 @@ class ModelFileError(ScratchnnError, ValueError):
 
 class TrainingDivergedError(ScratchnnError, FloatingPointError):
     """Training diverged: the loss became NaN or infinite, a cross-entropy's running mean
-    reached the probability clip ceiling, or the parameters overflowed. The parameters and
-    the optimizer's state of a recent step with a healthy loss (at most 8 updates back) are
-    restored first."""
+    over the epoch climbed to the probability clip ceiling (half of -log(1e-7) for
+    categorical, or log(n_classes) + 3 when that is higher; a quarter for binary; a run that
+    starts there gets its first epoch to come down), or the parameters overflowed. The
+    parameters and the optimizer's state (slots, iteration count, rates) of a recent step
+    with a healthy loss, at most 8 updates back, are restored first, so the model can be
+    saved and trained on."""
 
 
 class DatasetError(ScratchnnError, ValueError):

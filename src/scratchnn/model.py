@@ -68,12 +68,11 @@ class Model:
         :class:`RegressionAccuracy` for MSE/MAE and CategoricalAccuracy for cross-entropies.
         A default is chosen again when the loss or the layers change.
     seed : int, optional
-        Seeds the model's own generator, used to shuffle batches, split validation data and
-        draw the masks of Dropout layers created without an ``rng``. ``None`` draws a seed
-        from the library generator (see :func:`scratchnn.seed`). The layers' initial
-        weights are not the model's draws: they were drawn when the layers were built, from
-        their ``rng`` or the library generator, so call ``scratchnn.seed(0)`` before building
-        them (or give each an ``rng``) for a run that repeats exactly.
+        Seeds the model's own generator: shuffling, validation splits and the masks of
+        Dropout layers created without an ``rng``. ``None`` draws a seed from the library
+        generator (:func:`scratchnn.seed`). Initial weights are drawn when the layers are
+        built, from their ``rng`` or the library generator: seed that too (or give each an
+        ``rng``) for a run that repeats exactly.
     """
 
     def __init__(
@@ -98,8 +97,7 @@ class Model:
         self.optimizer: Optimizer | None = None
         self.accuracy: Accuracy | None = None
         self.trainable_layers: list[Layer] = []
-        # One input sample's shape: the first layer's when it fixes one (a Dense), else that
-        # of the data last given (or of the data the model was saved after).
+        # One sample's shape: the first layer's if it fixes one, else the data's last seen.
         self.input_shape: Shape | None = None
         self.sample_shape: Shape | None = None
         self._storage: FlatParameters | None = None
@@ -351,13 +349,9 @@ class Model:
         Raises
         ------
         TrainingDivergedError
-            When the loss stops being finite, when a cross-entropy's running mean over the
-            epoch climbs to the probability clip ceiling (half of -log(1e-7) for categorical,
-            or log(n_classes) + 3 when that is higher; a quarter for binary; a run that starts
-            there gets its first epoch to come down),
-            or when the parameters overflow. The parameters and the optimizer's state (slots,
-            iteration count, rates) of a recent step with a healthy loss, at most 8 updates
-            back, are restored first, so the model can be saved and trained on.
+            When the loss or the parameters stop being finite, or a cross-entropy's epoch
+            mean reaches the probability clip ceiling; the state of a recent healthy step (at
+            most 8 updates back) is restored first (see the error's own documentation).
         """
         return training.fit(
             self, X, y, epochs=epochs, batch_size=batch_size, validation_data=validation_data,
