@@ -4,7 +4,8 @@
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python bench/cnn.py --quick    # 1 rep, 12k
 
 The network is ``scratchnn train --dataset fashion-mnist --model cnn``'s: Conv2D(1, 16, 3,
-padding=1), ReLU, MaxPool2D(2), Conv2D(16, 32, 3, padding=1), ReLU, MaxPool2D(2), Flatten,
+padding=1), BatchNorm(16), ReLU, MaxPool2D(2), Conv2D(16, 32, 3, padding=1), BatchNorm(32),
+ReLU, MaxPool2D(2), Flatten,
 Dropout(0.25), Dense(1568, 128), ReLU, Dropout(0.25), Dense(128, 10), softmax +
 cross-entropy, Adam(0.001) with 1 / (1 + 1e-4 t) decay, batches of 64, float32, the same
 thread count for both (PyTorch with its fused Adam). Training is timed per epoch over the
@@ -49,8 +50,10 @@ class Scratchnn:
 
         rng = np.random.default_rng(seed)
         self.model = snn.Model(
-            [snn.Conv2D(1, 16, 3, padding=1, rng=rng), snn.ReLU(), snn.MaxPool2D(2),
-             snn.Conv2D(16, 32, 3, padding=1, rng=rng), snn.ReLU(), snn.MaxPool2D(2),
+            [snn.Conv2D(1, 16, 3, padding=1, rng=rng), snn.BatchNorm(16), snn.ReLU(),
+             snn.MaxPool2D(2),
+             snn.Conv2D(16, 32, 3, padding=1, rng=rng), snn.BatchNorm(32), snn.ReLU(),
+             snn.MaxPool2D(2),
              snn.Flatten(), snn.Dropout(0.25), snn.Dense(1568, 128, init="he", rng=rng),
              snn.ReLU(), snn.Dropout(0.25), snn.Dense(128, 10, init="glorot", rng=rng),
              snn.Softmax()],
@@ -77,8 +80,8 @@ class Torch:
         torch.manual_seed(seed)
         self.torch = torch
         self.net = nn.Sequential(
-            nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(1, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(16, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),
             nn.Flatten(), nn.Dropout(0.25), nn.Linear(1568, 128), nn.ReLU(), nn.Dropout(0.25),
             nn.Linear(128, 10),
         )
