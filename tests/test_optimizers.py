@@ -177,3 +177,86 @@ def test_other_hyperparameters_are_checked():
 
 def test_repr_shows_the_config():
     assert repr(SGD(0.5, momentum=0.9)) == "SGD(learning_rate=0.5, decay=0.0, momentum=0.9)"
+
+
+# -- whole-model steps over flat buffers ---------------------------------------------------------
+
+
+def _flat_and_layerwise(optimizer, dtype):
+    """The same two-layer model twice: one stepped over its packed buffers, one layer by
+    layer (the book's protocol), from the same gradients."""
+    import scratchnn as snn
+
+    models = []
+    for _ in range(2):
+        model = snn.Model([snn.Dense(3, 5, rng=0, dtype=dtype), snn.ReLU(),
+                           snn.Dense(5, 2, rng=1, dtype=dtype), snn.Softmax()],
+                          loss=snn.CategoricalCrossentropy(), optimizer=optimizer(), seed=0)
+        models.append(model)
+    return models
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("optimizer", [
+    lambda: SGD(learning_rate=0.3), lambda: SGD(learning_rate=0.3, momentum=0.9, decay=1e-2),
+    lambda: Adagrad(learning_rate=0.2), lambda: RMSprop(learning_rate=0.01, rho=0.8),
+    lambda: Adam(learning_rate=0.05, decay=1e-3),
+], ids=["sgd", "momentum", "adagrad", "rmsprop", "adam"])
+def test_a_flat_step_is_the_layer_by_layer_step_bit_for_bit(optimizer, dtype):
+    flat, layerwise = _flat_and_layerwise(optimizer, dtype)
+    storage = flat.parameter_storage()
+    rng = np.random.default_rng(0)
+    for _ in range(25):
+        X = rng.normal(size=(8, 3)).astype(dtype)
+        y = rng.integers(0, 2, size=8)
+        for model in (flat, layerwise):
+            model.backward(model.forward(X, training=True), y)
+        flat.update(storage)
+        layerwise.update()
+    for a, b in zip(flat.get_parameters(), layerwise.get_parameters(), strict=True):
+        for pa, pb in zip(a, b, strict=True):
+            np.testing.assert_array_equal(pa, pb)
+    for la, lb in zip(flat.trainable_layers, layerwise.trainable_layers, strict=True):
+        for sa, sb in zip(flat.optimizer.get_slots(la), layerwise.optimizer.get_slots(lb),
+                          strict=True):
+            assert sa.keys() == sb.keys()
+            for name in sa:
+                np.testing.assert_array_equal(sa[name], sb[name])
+                # The layer's slots are views of the optimizer's flat buffers.
+                assert any(np.shares_memory(sa[name], buffer)
+                           for per_dtype in flat.optimizer.flat_slots(storage).values()
+                           for buffer in per_dtype.values())
+
+
+def test_flat_steps_flush_values_that_can_no_longer_matter():
+    from scratchnn.optimizers import FLUSH_BELOW
+
+    flat, layerwise = _flat_and_layerwise(lambda: Adam(learning_rate=0.01), np.float32)
+    storage = flat.parameter_storage()
+    tiny = FLUSH_BELOW[np.dtype(np.float32)]
+    assert 1e-31 < tiny < 1e-30 and tiny > np.finfo(np.float32).tiny * 2**20
+    # Decayed moments and a parameter on their way to the subnormal range.
+    for model in (flat, layerwise):
+        dense = model.layers[0]
+        dense.weights[0, 0] = tiny / 4
+        slots = model.optimizer.get_slots(dense)
+    flat.optimizer.flat_slots(storage)           # the flat buffers take the values over
+    slots = flat.optimizer.get_slots(flat.layers[0])
+    slots[0]["momentum"][1, 1] = tiny / 8
+    slots[0]["cache"][2, 2] = tiny / 2
+    slots[0]["cache"][0, 1] = tiny * 4             # above the threshold: kept
+    X = np.zeros((4, 3), dtype=np.float32)          # zero inputs: dweights are 0
+    y = np.zeros(4, dtype=np.intp)
+    for step in range(flat.optimizer.FLUSH_EVERY):
+        flat.backward(flat.forward(X, training=True), y)
+        flat.update(storage)
+        if step == flat.optimizer.FLUSH_EVERY - 2:
+            assert slots[0]["cache"][2, 2] != 0      # not before the 64th flat step
+    weights = flat.layers[0].weights
+    assert weights[0, 0] == 0 and slots[0]["momentum"][1, 1] == 0
+    assert slots[0]["cache"][2, 2] == 0 and slots[0]["cache"][0, 1] > 0
+    # Everything else is what the flush-free per-layer path gives, to float32 rounding.
+    for _ in range(flat.optimizer.FLUSH_EVERY):
+        layerwise.backward(layerwise.forward(X, training=True), y)
+        layerwise.update()
+    np.testing.assert_allclose(weights, layerwise.layers[0].weights, rtol=1e-6, atol=1e-30)

@@ -160,3 +160,33 @@ def test_tied_weights_stay_tied():
     assert encoder in storage.unpacked and decoder in storage.unpacked
     assert np.shares_memory(decoder.weights, encoder.weights)
     np.testing.assert_array_equal(decoder.weights, encoder.weights.T)
+
+
+def test_arrays_bound_anew_during_fit_are_taken_back_into_the_buffers():
+    # A backward that binds its gradient anew (self.dweights = ...) and a callback that
+    # assigns new weights both reach the flat step.
+    class Rebinding(snn.Dense):
+        def backward(self, dvalues):
+            super().backward(dvalues)
+            self.dweights = self.dweights.copy()      # a new array every step
+            return self.dinputs
+
+    X, y = snn.datasets.spiral_data(samples=30, classes=3, rng=0)
+    plain = _model(np.float64)
+    model = _model(np.float64)
+    model.layers[0].__class__ = Rebinding
+    zeros = {}
+
+    class Reset(snn.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == 0:
+                layer = self.model.layers[2]
+                layer.weights = np.zeros_like(layer.weights)
+                zeros[id(self.model)] = True
+
+    for m in (plain, model):
+        m.fit(X, y, epochs=3, batch_size=16, verbose=0, callbacks=[Reset()])
+    assert len(zeros) == 2 and model.parameter_storage().intact()
+    for a, b in zip(plain.get_parameters(), model.get_parameters(), strict=True):
+        for pa, pb in zip(a, b, strict=True):
+            np.testing.assert_array_equal(pa, pb)

@@ -333,3 +333,17 @@ def fixed_input(layers: list[Any]) -> tuple[int, Any, Shape] | None:
         if type(layer).output_shape is not Layer.output_shape:
             return None
     return None
+
+
+def summary_table(layers: list[Any], shapes: list[Any]) -> str:
+    """``Model.summary``'s table: each layer, its output sample shape (or ?), its parameters."""
+    lines = [f"{'layer':<28}{'output shape':>16}{'parameters':>14}"]
+    total = 0
+    for layer, shape in zip(layers, shapes, strict=True):
+        count = sum(param.size for param in layer.parameters())
+        total += count
+        shown = "?" if shape is None else "(" + ", ".join(map(str, shape)) + (
+            ",)" if len(shape) == 1 else ")")
+        lines.append(f"{layer.describe():<28}{shown:>16}{count:>14,}")
+    lines.append(f"{'total':<28}{'':>16}{total:>14,}")
+    return "\n".join(lines)

@@ -282,15 +282,22 @@ class Model:
         for layer in reversed(layers):
             dvalues = layer.backward(dvalues)
 
-    def update(self) -> None:
+    def update(self, storage: FlatParameters | None = None) -> None:
         """One optimizer step for every trainable layer, from the gradients of the last
-        :meth:`backward`."""
+        :meth:`backward`: the book's ``update_params(layer)`` layer by layer, or, given the
+        model's :meth:`parameter_storage` (as ``fit`` does), a handful of NumPy calls over
+        its buffers (``Optimizer.update_storage``)."""
         optimizer = self.optimizer
         if optimizer is None:
             raise ValueError("the model has no optimizer; set one, e.g. model.set(optimizer=...)")
+        if not self._finalized:
+            self.finalize()            # the trainable layers are known from here on
         optimizer.pre_update_params()
-        for layer in self.trainable_layers:
-            optimizer.update_params(layer)
+        if storage is not None:
+            optimizer.update_storage(storage)
+        else:
+            for layer in self.trainable_layers:
+                optimizer.update_params(layer)
         optimizer.post_update_params()
 
     # -- fit / evaluate / predict -----------------------------------------------------------
@@ -461,16 +468,7 @@ class Model:
         sample = self.sample_shape
         shapes: list[Any] = (self.layer_shapes(sample) if sample is not None
                              else [None] * len(self.layers))
-        lines = [f"{'layer':<28}{'output shape':>16}{'parameters':>14}"]
-        total = 0
-        for layer, shape in zip(self.layers, shapes, strict=True):
-            count = sum(param.size for param in layer.parameters())
-            total += count
-            shown = "?" if shape is None else "(" + ", ".join(map(str, shape)) + (
-                ",)" if len(shape) == 1 else ")")
-            lines.append(f"{layer.describe():<28}{shown:>16}{count:>14,}")
-        lines.append(f"{'total':<28}{'':>16}{total:>14,}")
-        return "\n".join(lines)
+        return _samples.summary_table(self.layers, shapes)
 
     def __repr__(self) -> str:
         layers = ", ".join(repr(layer) for layer in self.layers)

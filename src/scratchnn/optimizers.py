@@ -15,7 +15,7 @@ share); copy or pickle the whole model to keep it.
 from __future__ import annotations
 
 import weakref
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -23,6 +23,15 @@ from ._typing import Array
 from ._validation import check_real, describe
 from .layers.base import Layer
 from .registry import register
+
+if TYPE_CHECKING:
+    from .storage import FlatParameters
+
+#: Magnitudes below which a flat step's parameters and slots are flushed to 0, per dtype:
+#: 2**24 times the smallest normal number, so that nothing decaying by up to 0.9 a step
+#: (Adam's first moment) reaches the subnormal range between two flushes 64 steps apart.
+FLUSH_BELOW = {np.dtype(np.float32): float(np.finfo(np.float32).tiny) * 2.0**24,
+               np.dtype(np.float64): float(np.finfo(np.float64).tiny) * 2.0**24}
 
 
 class Optimizer:
@@ -46,17 +55,30 @@ class Optimizer:
         # (``out=``) instead of allocating temporaries each step. Its contents never outlive
         # one update, so parameters of the same shape share it.
         self._scratch: dict[tuple[tuple[int, ...], np.dtype], Array] = {}
+        self._reset_flat()
+
+    def _reset_flat(self) -> None:
+        # The slots of a model's packed parameters (scratchnn.storage) as buffers lined up
+        # with its parameter buffers: (weak reference to the storage, the slots' version when
+        # they were made, {dtype: {slot name: buffer}}). ``_version`` counts set_slots calls,
+        # which replace slots behind the buffers' back (new slots of a layer are made before
+        # its buffers, or for a layer left unpacked: neither concerns them).
+        self._flat: tuple[Any, int, dict[np.dtype, dict[str, Array]]] | None = None
+        self._version = 0
+        self._since_flush = 0
 
     def __getstate__(self) -> dict[str, Any]:
         # pickle and copy cannot take a WeakKeyDictionary: store (layer, slots) pairs; the
-        # scratch arrays are rebuilt on use.
+        # scratch arrays and flat slot buffers are rebuilt on use.
         state = self.__dict__.copy()
         state["_state"] = list(self._state.items())
         state["_scratch"] = {}
+        state["_flat"] = None
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         pairs = state.pop("_state", [])
+        self._reset_flat()
         self.__dict__.update(state)
         self._state = weakref.WeakKeyDictionary(pairs)
 
@@ -87,6 +109,66 @@ class Optimizer:
     def post_update_params(self) -> None:
         self.iterations += 1
 
+    # -- whole-model steps over flat buffers (what Model.fit uses) --------------------------
+
+    #: Every this many flat steps, parameters and slots below :data:`FLUSH_BELOW` are set to
+    #: 0 (see :meth:`update_storage`).
+    FLUSH_EVERY = 64
+
+    def flat_slots(self, storage: FlatParameters) -> dict[np.dtype, dict[str, Array]]:
+        """The slots of ``storage``'s packed parameters as one buffer per dtype and slot name,
+        lined up with ``storage.parameters``; each packed layer's :meth:`get_slots` are views
+        into them, so files, copies and :meth:`update_params` see the same state.
+
+        Made on first use and again when the slots changed behind the buffers' back
+        (:meth:`set_slots`, a loaded model); the values the layers had are kept.
+        """
+        cached = self._flat
+        if cached is not None and cached[0]() is storage and cached[1] == self._version:
+            return cached[2]
+        buffers = {dtype: {name: np.zeros_like(params) for name in self.slot_names}
+                   for dtype, params in storage.parameters.items()}
+        slots: dict[Layer, list[dict[str, Array]]] = {}
+        for layer, index, dtype, start, stop, shape in storage.entries:
+            views = {name: buffers[dtype][name][start:stop].reshape(shape)
+                     for name in self.slot_names}
+            old = self._state.get(layer)
+            if old is not None and index < len(old):
+                for name, view in views.items():
+                    if name in old[index] and old[index][name].shape == shape:
+                        view[...] = old[index][name]
+            slots.setdefault(layer, []).append(views)
+        for layer, per_parameter in slots.items():
+            self._state[layer] = per_parameter
+        self._flat = (weakref.ref(storage), self._version, buffers)
+        return buffers
+
+    def update_storage(self, storage: FlatParameters) -> None:
+        """Update every parameter of ``storage``: the packed ones in one pass per dtype (the
+        same arithmetic as :meth:`update_params`, element by element, over whole buffers),
+        then the layers left unpacked one by one.
+
+        Every :attr:`FLUSH_EVERY` calls, packed parameters and slots whose magnitude is
+        below :data:`FLUSH_BELOW` (2**24 times the dtype's smallest normal number, ~2e-31
+        in float32) are set to 0. Such values can no longer change any update within the
+        dtype's precision, but as they decay (Adam's moments shrink by 0.9 and 0.999 every
+        step once a unit's gradient is 0) they would reach the subnormal range, where Intel
+        cores compute many times slower. The per-layer path, :meth:`update_params`, flushes
+        nothing.
+        """
+        storage.sync()        # gradients a backward bound anew, back into the buffers
+        slots = self.flat_slots(storage)
+        for dtype, params in storage.parameters.items():
+            self._update(params, storage.gradients[dtype], slots[dtype])
+        for layer in storage.unpacked:
+            self.update_params(layer)
+        self._since_flush += 1
+        if self._since_flush >= self.FLUSH_EVERY:
+            self._since_flush = 0
+            for dtype, params in storage.parameters.items():
+                for array in (params, *slots[dtype].values()):
+                    _flush(array, self._buffer(array))
+
     def _update(self, param: Array, grad: Array, slots: dict[str, Array]) -> None:
         raise NotImplementedError
 
@@ -112,6 +194,7 @@ class Optimizer:
     def set_slots(self, layer: Layer, slots: list[dict[str, Array]]) -> None:
         """Restore state saved with :meth:`get_slots` (used when loading a model)."""
         self._state[layer] = slots
+        self._version += 1
 
     def get_config(self) -> dict[str, Any]:
         return {"learning_rate": self.learning_rate, "decay": self.decay}
@@ -253,3 +336,9 @@ def _scaled_step(
     np.divide(numerator, work, out=work)
     work *= rate
     param -= work
+
+
+def _flush(array: Array, work: Array) -> None:
+    """Set the values of ``array`` below :data:`FLUSH_BELOW` in magnitude to 0, in place."""
+    np.abs(array, out=work)
+    np.putmask(array, work < FLUSH_BELOW[array.dtype], 0)

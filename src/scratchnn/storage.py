@@ -53,7 +53,10 @@ class FlatParameters:
         self.unpacked: list[Layer] = []
         # (layer, attribute, view) for every packed array, to tell whether it is still used.
         self._views: list[tuple[Layer, str, Array]] | None = []
-        packed: list[tuple[Layer, str, str, Array, Array]] = []
+        #: (layer, index in its parameters(), dtype, start, stop, shape) of every packed
+        #: array, in buffer order: where an optimizer's flat slots line up with it.
+        self.entries: list[tuple[Layer, int, np.dtype, int, int, tuple[int, ...]]] = []
+        packed: list[tuple[Layer, int, str, str, Array, Array]] = []
         # Arrays that are views of something else than ``previous``'s buffers (tied weights,
         # ``dec.weights = enc.weights.T``), or that overlap another layer's, stay where they
         # are: copying them into a buffer would untie them.
@@ -64,9 +67,9 @@ class FlatParameters:
             if layer in shared or not _packable(layer):
                 self.unpacked.append(layer)
                 continue
-            for name, grad_name in zip(layer.parameter_names, layer.gradient_names,
-                                       strict=True):
-                packed.append((layer, name, grad_name, getattr(layer, name),
+            for index, (name, grad_name) in enumerate(
+                    zip(layer.parameter_names, layer.gradient_names, strict=True)):
+                packed.append((layer, index, name, grad_name, getattr(layer, name),
                                getattr(layer, grad_name)))
         sizes: dict[np.dtype, int] = {}
         for *_, param, _grad in packed:
@@ -75,10 +78,11 @@ class FlatParameters:
             self.parameters[dtype] = np.empty(size, dtype=dtype)
             self.gradients[dtype] = np.zeros(size, dtype=dtype)
         offsets = dict.fromkeys(sizes, 0)
-        for layer, name, grad_name, param, grad in packed:
+        for layer, index, name, grad_name, param, grad in packed:
             dtype, start = param.dtype, offsets[param.dtype]
             stop = start + param.size
             offsets[dtype] = stop
+            self.entries.append((layer, index, dtype, start, stop, param.shape))
             view = self.parameters[dtype][start:stop].reshape(param.shape)
             view[...] = param
             grad_view = self.gradients[dtype][start:stop].reshape(param.shape)
@@ -87,6 +91,27 @@ class FlatParameters:
             setattr(layer, name, view)
             setattr(layer, grad_name, grad_view)
             self._views.extend([(layer, name, view), (layer, grad_name, grad_view)])
+
+    def sync(self) -> None:
+        """Take back arrays a layer rebound since packing, before a step over the buffers.
+
+        ``backward`` may write its gradients into the arrays it has (``out=``) or bind new
+        ones (``self.dgamma = ...``), and a user may assign ``layer.weights = w``: the new
+        array's values are copied into the buffer and the layer holds its view again. One
+        identity check per packed array, a few microseconds a step.
+        """
+        for layer, name, view in self._views or ():
+            current = getattr(layer, name)
+            if current is view:
+                continue
+            current = np.asarray(current)
+            if current.shape != view.shape:
+                raise ValueError(
+                    f"{layer.describe()}.{name} changed shape from {view.shape} to "
+                    f"{current.shape} during training; a layer's arrays keep their shape"
+                )
+            np.copyto(view, current)
+            setattr(layer, name, view)
 
     def covers(self, layers: Iterable[Layer]) -> bool:
         """Whether this storage was made for exactly ``layers`` and nothing was rebound."""
@@ -108,6 +133,7 @@ class FlatParameters:
 
     def __setstate__(self, state: dict[str, object]) -> None:
         self.layers, self.parameters, self.gradients, self.unpacked = [], {}, {}, []
+        self.entries = []
         self._views = None
 
 

@@ -137,10 +137,18 @@ class _Run:
         # (restored if the run diverges, so that the model can be saved and trained on).
         # One buffer per dtype for the packed layers (scratchnn.storage): copying and
         # checking them is one NumPy call each, whatever the number of layers.
-        storage = model.parameter_storage()
+        self.storage = storage = model.parameter_storage()
+        assert model.optimizer is not None
+        slots = model.optimizer.flat_slots(storage)   # the packed layers' slots, as buffers
         self.params = [*storage.parameters.values(),
                        *(param for layer in storage.unpacked for param in layer.parameters())]
-        self.backup = _Backup(self.params, model.optimizer, model.trainable_layers)
+        # get_slots creates the zero slots of a fresh optimizer's unpacked layers now, so that
+        # they are tracked from the first step; they are updated in place ever after.
+        state = [*(array for per_dtype in slots.values() for array in per_dtype.values()),
+                 *(array for layer in storage.unpacked
+                   for per_parameter in model.optimizer.get_slots(layer)
+                   for array in per_parameter.values())]
+        self.backup = _Backup(self.params + state, model.optimizer)
         self.loss_limit = _saturated_loss(model.loss, model.n_outputs or 1)
         self.saturated_at_start = False
         self.shuffle = bool(shuffle)
@@ -231,7 +239,7 @@ class _Run:
                 regularization = loss.regularization_loss()
             self.backup.before_update()
             self.updating = True
-            model.update()
+            model.update(self.storage)
             self.updating = False
             self.updated = True
             if report:
@@ -406,15 +414,9 @@ class _Backup:
 
     EVERY = 8
 
-    def __init__(self, params: list[Array], optimizer: Optimizer | None,
-                 layers: list[Layer]) -> None:
-        assert optimizer is not None
+    def __init__(self, arrays: list[Array], optimizer: Optimizer) -> None:
         self.optimizer = optimizer
-        # get_slots creates the zero slots of a fresh optimizer now, so that they are tracked
-        # from the first step; they are updated in place ever after.
-        slots = [array for layer in layers for per_parameter in optimizer.get_slots(layer)
-                 for array in per_parameter.values()]
-        self.live = params + slots
+        self.live = arrays     # parameters and slots: one buffer per dtype when packed
         self.saved = [array.copy() for array in self.live]
         self.updates = 0
         self._take_scalars()

@@ -39,7 +39,7 @@ from ..model import Model as _Model
 from ..model import load_model as _load_model
 from ..optimizers import SGD, Adagrad, Adam, RMSprop
 from ..registry import registered_class
-from ..training import check_validation_data
+from ..training import check_validation_data as _check_validation_data
 from . import _state
 from .datasets import sine_data, spiral_data, vertical_data
 
@@ -420,7 +420,7 @@ class Model(_Model):
 
         if validation_data is not None:
             # Checked before training, as fit checks it.
-            X_val, y_val = check_validation_data(self, validation_data)
+            X_val, y_val = _check_validation_data(self, validation_data)
         self.fit(X, y, epochs=epochs, batch_size=None, shuffle=False, verbose=0,
                  callbacks=[Chapter18Printer()])
         if validation_data is not None:
