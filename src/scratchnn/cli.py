@@ -82,9 +82,10 @@ CNN_RECIPES = {
         "conv 16 3x3 + batchnorm, pool 2, conv 32 3x3 + batchnorm, pool 2, dropout 0.25, "
         "dense 128, dropout 0.25",
         0.001, 1e-4, 15, 64),
-    # The MNIST-1D paper's CNN: three 1-d convolutions with stride 2, then a linear layer.
-    "mnist1d": CnnRecipe("conv1d 25 k5 s2, conv1d 25 k3 s2, conv1d 25 k3 s2", 0.01, 1e-3,
-                         150, 100),
+    # The MNIST-1D paper's CNN: three 1-d convolutions with stride 2, then a linear layer;
+    # dropout before it (without, it fits the 4,000 signals exactly and tests at 0.90).
+    "mnist1d": CnnRecipe("conv1d 25 k5 s2, conv1d 25 k3 s2, conv1d 25 k3 s2, dropout 0.25",
+                         0.01, 1e-3, 150, 100),
 }
 
 
@@ -365,7 +366,8 @@ def _build_cnn(args: argparse.Namespace, n_classes: int) -> Any:
             Conv1D(1, 25, 5, stride=2, padding=1, rng=rng), ReLU(),
             Conv1D(25, 25, 3, stride=2, padding=1, rng=rng), ReLU(),
             Conv1D(25, 25, 3, stride=2, padding=1, rng=rng), ReLU(),
-            Flatten(), Dense(25 * 5, n_classes, init="glorot", rng=rng), Softmax(),
+            Flatten(), Dropout(0.25), Dense(25 * 5, n_classes, init="glorot", rng=rng),
+            Softmax(),
         ]
     learning_rate = args.lr if args.lr is not None else recipe.learning_rate
     decay = args.decay if args.decay is not None else recipe.decay
