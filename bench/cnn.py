@@ -133,9 +133,9 @@ def where_the_time_goes(X, y, samples=6000):
             setattr(layer, method, timed)
     update = model.update
 
-    def timed_update():
+    def timed_update(*args):
         start = time.perf_counter()
-        update()
+        update(*args)
         spent[("optimizer", "update")] += time.perf_counter() - start
 
     model.update = timed_update
@@ -175,6 +175,7 @@ def main(argv=None):
         notes.append("torch not installed: its column is empty. Install with: "
                      + _run.INSTALL_TORCH)
     meta = _run.environment(threads, source, sys.argv[1:])
+    meta["command"] = meta["command"].replace("bench/run.py", "bench/cnn.py")
     train = _run.time_interleaved(runners, reps, lambda r: r.train_epoch())
     infer = _run.time_interleaved(runners, reps, lambda r: r.predict(X_test, 512))
     scale = len(X) / n

@@ -112,8 +112,16 @@ class BatchNorm(Layer):
             self.running_var *= 1 - self.momentum
             self.running_var += self.momentum * (var * (m / (m - 1)))   # unbiased
         else:
-            var = self.running_var
-            centred = inputs - self.running_mean.reshape(shape)
+            # Predicting: the running statistics fold into one affine map per feature,
+            # output = inputs * scale + shift (two passes over the batch instead of four);
+            # x_hat is made only if backward is called after all.
+            self.inv_std = 1 / np.sqrt(self.running_var + self.dtype.type(self.epsilon))
+            scale = self.gamma * self.inv_std
+            shift = self.beta - self.running_mean * scale
+            self.x_hat = None
+            self.output = np.multiply(inputs, scale.reshape(shape))
+            self.output += shift.reshape(shape)
+            return self.output
         self.inv_std = 1 / np.sqrt(var + self.dtype.type(self.epsilon))   # (n_features,)
         # x_hat is written over centred (one fewer array the size of the batch), kept for
         # backward.
@@ -128,6 +136,9 @@ class BatchNorm(Layer):
         axes, shape = _axes(dvalues), _feature_shape(dvalues)
         # Written into the gradient arrays (out=), which a model may keep as views of one
         # buffer for its optimizer.
+        if self.x_hat is None:       # after a forward without training
+            self.x_hat = ((self.inputs - self.running_mean.reshape(shape))
+                          * self.inv_std.reshape(shape))
         self.dbeta = _sum_into(self.dbeta, dvalues, axes)
         self.dgamma = _sum_into(self.dgamma, dvalues * self.x_hat, axes)
         if not self.needs_dinputs:
