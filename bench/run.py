@@ -331,11 +331,21 @@ def environment(threads, thread_source, argv):
         "OPENBLAS_L2_SIZE": os.environ.get("OPENBLAS_L2_SIZE"),
         "load_average_at_start": os.getloadavg(),
     }
+    meta["cpu_vendor"] = "unknown"
     try:
         with open("/proc/cpuinfo") as f:
-            meta["cpu"] = next(line.split(":", 1)[1].strip() for line in f if "model name" in line)
-    except (OSError, StopIteration):
+            info = f.read().splitlines()
+        fields = dict(line.split(":", 1) for line in info if ":" in line)
+        fields = {key.strip(): value.strip() for key, value in fields.items()}
+        meta["cpu"] = fields.get("model name", meta["cpu"])
+        # GenuineIntel or AuthenticAMD: Intel cores compute on subnormal floats much slower.
+        meta["cpu_vendor"] = fields.get("vendor_id", "unknown")
+    except OSError:
         pass
+    # The BLAS kernel NumPy's OpenBLAS picked for this CPU (SkylakeX, Haswell, Zen...).
+    meta["blas_kernel"] = (thread_source.rsplit("(", 1)[-1].rstrip(")")
+                           if thread_source.startswith("threadpoolctl:") else
+                           "unknown (install threadpoolctl to see it)")
     try:
         meta["git_commit"] = subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"], cwd=HERE, capture_output=True, text=True
@@ -444,8 +454,10 @@ def write(results, targets):
         "# scratchnn speed benchmark",
         "",
         f"Command: `{meta['command']}` (see bench/README.md)  ",
-        f"Date: {meta['date']}, commit {meta.get('git_commit', '?')}; CPU: {meta['cpu']}, "
-        f"{meta['cpu_count']} cores; threads: {meta['threads']} ({meta['thread_source']})  ",
+        f"Date: {meta['date']}, commit {meta.get('git_commit', '?')}; CPU: {meta['cpu']} "
+        f"({meta.get('cpu_vendor', 'unknown')}), {meta['cpu_count']} cores; BLAS kernel: "
+        f"{meta.get('blas_kernel', 'unknown')}; threads: {meta['threads']} "
+        f"({meta['thread_source']})  ",
         f"Python {meta['python']}, NumPy {meta['numpy']}, "
         f"PyTorch {meta.get('torch', 'not installed')}, "
         f"scikit-learn {meta.get('sklearn', 'not installed')}, scratchnn {meta.get('scratchnn')}  ",
