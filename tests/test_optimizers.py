@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from scratchnn import SGD, Adagrad, Adam, Dense, RMSprop
+from scratchnn.optimizers import AdamW
 
 STEPS = 5
 LR, DECAY, EPS = 0.05, 0.1, 1e-7
@@ -96,6 +97,127 @@ def test_five_steps_follow_the_textbook_rule(name):
     assert layer.weights.dtype == np.float64
 
 
+# -- AdamW and Nesterov over 25 steps, against their formulas written out ---------------------
+
+
+def adamw_reference(p, g, state, t, *, lr, wd, b1, b2, eps):
+    """torch.optim.AdamW's step: decay the weights, then Adam's bias-corrected step."""
+    p = p - lr * wd * p
+    m = b1 * state.get("m", np.zeros_like(p)) + (1 - b1) * g
+    v = b2 * state.get("v", np.zeros_like(p)) + (1 - b2) * g**2
+    m_hat = m / (1 - b1 ** (t + 1))
+    v_hat = v / (1 - b2 ** (t + 1))
+    return p - lr * m_hat / (np.sqrt(v_hat) + eps), {"m": m, "v": v}
+
+
+def nesterov_reference(p, g, state, t, *, lr, momentum):
+    """torch.optim.SGD(nesterov=True, dampening=0): buf = mu * buf + g; p -= lr * (g + mu * buf)."""
+    buf = momentum * state.get("buf", np.zeros_like(p)) + g
+    return p - lr * (g + momentum * buf), {"buf": buf}
+
+
+LONG_CASES = {
+    "adamw": (
+        lambda: AdamW(0.01, weight_decay=0.2, beta_1=0.85, beta_2=0.99, epsilon=1e-7),
+        lambda p, g, s, t: adamw_reference(p, g, s, t, lr=0.01, wd=0.2, b1=0.85, b2=0.99,
+                                           eps=1e-7),
+    ),
+    "adamw-defaults": (
+        lambda: AdamW(),
+        lambda p, g, s, t: adamw_reference(p, g, s, t, lr=0.001, wd=0.01, b1=0.9, b2=0.999,
+                                           eps=1e-7),
+    ),
+    "nesterov": (
+        lambda: SGD(0.05, momentum=0.9, nesterov=True),
+        lambda p, g, s, t: nesterov_reference(p, g, s, t, lr=0.05, momentum=0.9),
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(LONG_CASES))
+def test_25_steps_follow_the_formula(name):
+    make_optimizer, reference = LONG_CASES[name]
+    optimizer = make_optimizer()
+    layer = Dense(3, 2, dtype=np.float64, rng=0)
+    layer.biases = np.array([[0.3, -0.2]])
+    rng = np.random.default_rng(4)
+    params = [layer.weights.copy(), layer.biases.copy()]
+    states: list[dict] = [{}, {}]
+    for t in range(25):
+        grads = [rng.normal(size=(3, 2)), rng.normal(size=(1, 2))]
+        layer.dweights, layer.dbiases = grads[0].copy(), grads[1].copy()
+        optimizer.pre_update_params()
+        optimizer.update_params(layer)
+        optimizer.post_update_params()
+        for i in range(2):
+            params[i], states[i] = reference(params[i], grads[i], states[i], t)
+        np.testing.assert_allclose(layer.weights, params[0], rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(layer.biases, params[1], rtol=1e-12, atol=1e-15)
+
+
+def test_adamw_without_weight_decay_is_adam():
+    layers = [Dense(3, 2, dtype=np.float64, rng=0) for _ in range(2)]
+    optimizers = [AdamW(0.01, weight_decay=0.0), Adam(0.01)]
+    rng = np.random.default_rng(1)
+    for _ in range(5):
+        grads = [rng.normal(size=(3, 2)), rng.normal(size=(1, 2))]
+        for layer, optimizer in zip(layers, optimizers, strict=True):
+            layer.dweights, layer.dbiases = grads[0].copy(), grads[1].copy()
+            optimizer.pre_update_params()
+            optimizer.update_params(layer)
+            optimizer.post_update_params()
+    np.testing.assert_array_equal(layers[0].weights, layers[1].weights)
+
+
+def test_adamw_decays_a_weight_without_gradient():
+    # dw = 0: Adam's step is 0 and only the decay acts, w *= 1 - lr * wd every step.
+    layer = Dense(1, 1, dtype=np.float64, rng=0)
+    layer.weights[...] = 2.0
+    optimizer = AdamW(learning_rate=0.1, weight_decay=0.5)
+    for _ in range(2):
+        layer.dweights, layer.dbiases = np.zeros((1, 1)), np.zeros((1, 1))
+        optimizer.pre_update_params()
+        optimizer.update_params(layer)
+        optimizer.post_update_params()
+    # 2.0 * (1 - 0.05) = 1.9; 1.9 * 0.95 = 1.805
+    assert layer.weights[0, 0] == pytest.approx(1.805, abs=1e-15)
+
+
+def test_nesterov_needs_momentum():
+    with pytest.raises(ValueError, match="nesterov=True needs momentum > 0"):
+        SGD(0.1, nesterov=True)
+    with pytest.raises(TypeError, match="nesterov must be True or False"):
+        SGD(0.1, momentum=0.9, nesterov=1)
+    with pytest.raises(ValueError, match="weight_decay"):
+        AdamW(weight_decay=-0.1)
+
+
+def test_against_torch_if_installed():
+    """Optional: the same numbers through torch.optim (not in the dev environment)."""
+    torch = pytest.importorskip(
+        "torch", reason="torch is not installed; the formula tests above cover the math"
+    )
+    for ours, make_theirs in [
+        (AdamW(0.01, weight_decay=0.2, epsilon=1e-7),
+         lambda p: torch.optim.AdamW([p], lr=0.01, weight_decay=0.2, eps=1e-7)),
+        (SGD(0.05, momentum=0.9, nesterov=True),
+         lambda p: torch.optim.SGD([p], lr=0.05, momentum=0.9, nesterov=True)),
+    ]:
+        layer = Dense(3, 2, dtype=np.float64, rng=0)
+        theirs_param = torch.tensor(layer.weights.copy(), requires_grad=True)
+        theirs = make_theirs(theirs_param)
+        rng = np.random.default_rng(2)
+        for _ in range(25):
+            g = rng.normal(size=(3, 2))
+            layer.dweights, layer.dbiases = g.copy(), np.zeros((1, 2))
+            ours.pre_update_params()
+            ours.update_params(layer)
+            ours.post_update_params()
+            theirs_param.grad = torch.tensor(g)
+            theirs.step()
+        np.testing.assert_allclose(layer.weights, theirs_param.detach().numpy(), rtol=1e-10)
+
+
 def test_sgd_momentum_one_step_by_hand():
     layer = Dense(1, 1, dtype=np.float64, rng=0)
     layer.weights[...] = 1.0
@@ -176,7 +298,9 @@ def test_other_hyperparameters_are_checked():
 
 
 def test_repr_shows_the_config():
-    assert repr(SGD(0.5, momentum=0.9)) == "SGD(learning_rate=0.5, decay=0.0, momentum=0.9)"
+    assert repr(SGD(0.5, momentum=0.9)) == (
+        "SGD(learning_rate=0.5, decay=0.0, momentum=0.9, nesterov=False)"
+    )
 
 
 # -- whole-model steps over flat buffers ---------------------------------------------------------
@@ -201,7 +325,9 @@ def _flat_and_layerwise(optimizer, dtype):
     lambda: SGD(learning_rate=0.3), lambda: SGD(learning_rate=0.3, momentum=0.9, decay=1e-2),
     lambda: Adagrad(learning_rate=0.2), lambda: RMSprop(learning_rate=0.01, rho=0.8),
     lambda: Adam(learning_rate=0.05, decay=1e-3),
-], ids=["sgd", "momentum", "adagrad", "rmsprop", "adam"])
+    lambda: SGD(learning_rate=0.3, momentum=0.9, nesterov=True, decay=1e-2),
+    lambda: AdamW(learning_rate=0.05, weight_decay=0.1, decay=1e-3),
+], ids=["sgd", "momentum", "adagrad", "rmsprop", "adam", "nesterov", "adamw"])
 def test_a_flat_step_is_the_layer_by_layer_step_bit_for_bit(optimizer, dtype):
     flat, layerwise = _flat_and_layerwise(optimizer, dtype)
     storage = flat.parameter_storage()

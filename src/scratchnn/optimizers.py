@@ -206,15 +206,27 @@ class Optimizer:
 
 @register("optimizer")
 class SGD(Optimizer):
-    """Stochastic gradient descent, with optional momentum.
+    """Stochastic gradient descent, with optional (Nesterov) momentum.
 
     Without momentum: ``w -= lr * dw``.
     With momentum:    ``m = momentum * m - lr * dw``; ``w += m``.
+    Nesterov:         ``m = momentum * m - lr * dw``; ``w += momentum * m - lr * dw``
+    (the gradient taken a momentum step ahead; for a constant rate this is
+    ``torch.optim.SGD(nesterov=True)``, whose buffer is ``-m / lr``).
     """
 
-    def __init__(self, learning_rate: float = 1.0, decay: float = 0.0, momentum: float = 0.0):
+    def __init__(self, learning_rate: float = 1.0, decay: float = 0.0, momentum: float = 0.0,
+                 nesterov: bool = False):
         super().__init__(learning_rate, decay)
         self.momentum = check_real(momentum, "momentum", low=0.0, high=1.0, high_inclusive=False)
+        if not isinstance(nesterov, bool):
+            raise TypeError(f"nesterov must be True or False; got {describe(nesterov)}")
+        if nesterov and not self.momentum:
+            raise ValueError(
+                "nesterov=True needs momentum > 0 (Nesterov's step is a momentum step taken "
+                "ahead); got momentum=0"
+            )
+        self.nesterov = nesterov
         self.slot_names = ("momentum",) if self.momentum else ()
 
     def _update(self, param: Array, grad: Array, slots: dict[str, Array]) -> None:
@@ -223,12 +235,16 @@ class SGD(Optimizer):
             m = slots["momentum"]
             m *= self.momentum
             m -= step
-            param += m
+            if self.nesterov:
+                param -= step
+                param += np.multiply(m, self.momentum, out=step)
+            else:
+                param += m
         else:
             param -= step
 
     def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "momentum": self.momentum}
+        return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov}
 
 
 @register("optimizer")
@@ -319,6 +335,39 @@ class Adam(Optimizer):
             "beta_1": self.beta_1,
             "beta_2": self.beta_2,
         }
+
+
+@register("optimizer")
+class AdamW(Adam):
+    """Adam with decoupled weight decay (Loshchilov & Hutter; ``torch.optim.AdamW``)::
+
+        w -= lr * weight_decay * w        # shrink first, apart from the gradient
+        w -= lr * m_hat / (sqrt(v_hat) + eps)   # then Adam's step, as in Adam
+
+    The decay does not pass through the moments, so every weight shrinks at the same
+    relative rate whatever its gradient's history (L2 in the loss would be divided by
+    ``sqrt(v_hat)``).
+    """
+
+    def __init__(
+        self,
+        learning_rate: float = 0.001,
+        weight_decay: float = 0.01,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        epsilon: float = 1e-7,
+        decay: float = 0.0,
+    ):
+        super().__init__(learning_rate, decay, epsilon, beta_1, beta_2)
+        self.weight_decay = check_real(weight_decay, "weight_decay", low=0.0)
+
+    def _update(self, param: Array, grad: Array, slots: dict[str, Array]) -> None:
+        # w * (1 - lr * wd) is w - lr * wd * w in one pass, as torch writes it.
+        param *= 1.0 - self.current_learning_rate * self.weight_decay
+        super()._update(param, grad, slots)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "weight_decay": self.weight_decay}
 
 
 def _moving_average(average: Array, sample: Array, rate: float, work: Array) -> None:
