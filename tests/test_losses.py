@@ -16,6 +16,7 @@ from scratchnn import (
     SoftmaxCategoricalCrossentropy,
     gradcheck,
 )
+from scratchnn.losses import Huber
 
 SHAPES = [(1, 1), (1, 3), (4, 3), (9, 5)]
 CLASS_SHAPES = [(1, 2), (1, 4), (4, 3), (9, 5)]
@@ -60,7 +61,8 @@ def test_binary_crossentropy_gradients(shape):
     assert result.max_error < 1e-6, str(result)
 
 
-@pytest.mark.parametrize("loss", [MeanSquaredError, MeanAbsoluteError])
+@pytest.mark.parametrize("loss", [MeanSquaredError, MeanAbsoluteError, Huber,
+                                  lambda: Huber(0.3)], ids=["MSE", "MAE", "Huber", "Huber-0.3"])
 @pytest.mark.parametrize("shape", SHAPES)
 def test_regression_loss_gradients(loss, shape):
     rng = np.random.default_rng(4)
@@ -145,6 +147,7 @@ def test_dtype_follows_the_predictions_whatever_the_labels(dtype):
         (BinaryCrossentropy(), one_hot),
         (MeanSquaredError(), one_hot.astype(np.float64)),
         (MeanAbsoluteError(), one_hot.astype(np.float64)),
+        (Huber(0.2), one_hot.astype(np.float64)),
     ]
     for loss, y_true in cases:
         assert loss.forward(p, y_true).dtype == dtype, type(loss).__name__
@@ -169,7 +172,7 @@ def test_labels_just_outside_the_classes_are_refused_forward_and_backward(loss, 
 
 
 @pytest.mark.parametrize("loss_class", [snn.MeanSquaredError, snn.MeanAbsoluteError,
-                                        snn.BinaryCrossentropy])
+                                        snn.BinaryCrossentropy, Huber])
 def test_value_losses_take_outputs_of_any_shape_as_one_row_per_sample(loss_class):
     # (n, 2, 3) outputs are per-output losses like (n, 6): the same numbers and gradients.
     rng = np.random.default_rng(0)
@@ -182,3 +185,75 @@ def test_value_losses_take_outputs_of_any_shape_as_one_row_per_sample(loss_class
                                   flat.backward(y_pred.reshape(4, 6),
                                                 y_true.reshape(4, 6)).reshape(4, 2, 3))
     assert gradcheck(loss_class(), y_pred, y_true).max_error < 1e-6
+
+
+# -- Huber --------------------------------------------------------------------------------------
+
+
+def huber_by_formula(y_pred: np.ndarray, y_true: np.ndarray, delta: float) -> np.ndarray:
+    e = y_pred - y_true
+    per_output = np.where(np.abs(e) <= delta, 0.5 * e**2, delta * (np.abs(e) - 0.5 * delta))
+    return per_output.mean(axis=1)
+
+
+def test_huber_against_its_formula():
+    rng = np.random.default_rng(6)
+    y_true = rng.normal(size=(7, 4))
+    y_pred = y_true + rng.normal(scale=2.0, size=(7, 4))
+    for delta in (1.0, 0.25, 3.0):
+        loss = Huber(delta)
+        np.testing.assert_allclose(loss.forward(y_pred, y_true),
+                                   huber_by_formula(y_pred, y_true, delta), rtol=1e-14)
+        # d/dp of the mean: e inside, delta * sign(e) outside, / (n_outputs * n_samples)
+        e = y_pred - y_true
+        expected = np.where(np.abs(e) <= delta, e, delta * np.sign(e)) / 4 / 7
+        np.testing.assert_allclose(loss.backward(y_pred, y_true), expected, rtol=1e-14)
+
+
+def test_huber_is_half_the_mse_inside_delta_and_like_the_mae_beyond():
+    y_true = np.array([[0.0, 1.0, -2.0]])
+    inside = y_true + np.array([[0.5, -0.9, 0.1]])     # every |e| < delta = 1
+    huber, mse = Huber(1.0), MeanSquaredError()
+    np.testing.assert_allclose(huber.forward(inside, y_true), mse.forward(inside, y_true) / 2,
+                               rtol=1e-15)
+    np.testing.assert_allclose(huber.backward(inside, y_true),
+                               mse.backward(inside, y_true) / 2, rtol=1e-15)
+    beyond = y_true + np.array([[3.0, -5.0, 2.5]])     # every |e| > delta = 2
+    huber, mae = Huber(2.0), MeanAbsoluteError()
+    # delta (|e| - delta / 2): delta times the MAE, less delta**2 / 2
+    np.testing.assert_allclose(huber.forward(beyond, y_true),
+                               2.0 * mae.forward(beyond, y_true) - 2.0, rtol=1e-15)
+    np.testing.assert_allclose(huber.backward(beyond, y_true),
+                               2.0 * mae.backward(beyond, y_true), rtol=1e-15)
+    # by hand, delta = 2: e = 3, -5, 2.5 -> 2 * (3 - 1), 2 * (5 - 1), 2 * (2.5 - 1) = 4, 8, 3
+    assert huber.forward(beyond, y_true)[0] == pytest.approx(15 / 3)
+    # exactly at |e| = delta both pieces agree: 0.5 * 4 = 2 * (2 - 1) = 2
+    assert Huber(2.0).forward(np.array([[2.0]]), np.array([[0.0]]))[0] == 2.0
+
+
+def test_huber_is_finite_for_huge_errors_in_float32(raise_float_errors):
+    y_pred = np.array([[1e38, -1e38, 0.5]], dtype=np.float32)   # e**2 would overflow
+    y_true = np.zeros((1, 3), dtype=np.float32)
+    loss = Huber()
+    losses = loss.forward(y_pred, y_true)
+    assert losses.dtype == np.float32 and np.isfinite(losses).all()
+    np.testing.assert_array_equal(loss.backward(y_pred, y_true),
+                                  np.array([[1, -1, 0.5]], dtype=np.float32) / 3)
+
+
+def test_huber_delta_is_checked_and_its_config_round_trips():
+    for bad in (0.0, -1.0, float("inf"), float("nan")):
+        with pytest.raises(ValueError, match="delta must be"):
+            Huber(bad)
+    with pytest.raises(TypeError, match="delta must be a real number"):
+        Huber("1")  # type: ignore[arg-type]
+    loss = Huber(0.5)
+    assert loss.get_config() == {"delta": 0.5}
+    assert Huber(**loss.get_config()).delta == 0.5
+    assert repr(loss) == "Huber(delta=0.5)"
+    assert isinstance(loss.default_accuracy(), snn.RegressionAccuracy)
+    from scratchnn.registry import build_entry, describe_entry, lookup
+
+    assert lookup("loss", "Huber") is Huber
+    rebuilt = build_entry("loss", describe_entry("loss", loss))
+    assert isinstance(rebuilt, Huber) and rebuilt.delta == 0.5

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from ._typing import Array
-from ._validation import as_float_array, as_float_input, cast_float, plain_array
+from ._validation import as_float_array, as_float_input, cast_float, check_real, plain_array
 from .activations import Softmax, softmax_crossentropy_gradient
 from .layers.base import Layer
 from .metrics import Accuracy, CategoricalAccuracy, RegressionAccuracy
@@ -322,6 +322,51 @@ class MeanAbsoluteError(Loss):
         samples, outputs = len(dvalues), dvalues[0].size
         self.dinputs = np.sign(dvalues - _check_values(y_true, dvalues)) / outputs / samples
         return self.dinputs
+
+
+@register("loss")
+class Huber(Loss):
+    """Per output ``0.5 e**2`` where ``|e| <= delta``, else ``delta (|e| - 0.5 delta)``, with
+    ``e = p - y``; the mean over outputs, like :class:`MeanSquaredError`.
+
+    Half the squared error near the target, the absolute error (times ``delta``) far from it,
+    so outliers pull with a bounded force. Gradient of the mean:
+    ``clip(e, -delta, delta) / n_outputs / n_samples``. Both pieces come from ``q = min(|e|,
+    delta)`` as ``0.5 q**2 + delta (|e| - q)``, so ``e**2`` is never formed for a large ``e``.
+
+    Parameters
+    ----------
+    delta : float > 0
+        Where the quadratic part ends.
+    """
+
+    def __init__(self, delta: float = 1.0) -> None:
+        super().__init__()
+        self.delta = check_real(delta, "delta", low=0.0, low_inclusive=False)
+
+    def default_accuracy(self) -> Accuracy:
+        return RegressionAccuracy()
+
+    def forward(self, y_pred: Array, y_true: Array) -> Array:
+        y_pred = _check_predictions(y_pred, any_rank=True)
+        error = np.abs(y_pred - _check_values(y_true, y_pred))
+        delta = y_pred.dtype.type(self.delta)
+        quadratic = np.minimum(error, delta)
+        return _per_sample_mean(0.5 * quadratic * quadratic + delta * (error - quadratic))
+
+    def backward(self, dvalues: Array, y_true: Array) -> Array:
+        dvalues = _check_predictions(dvalues, "dvalues", any_rank=True)
+        samples, outputs = len(dvalues), dvalues[0].size
+        delta = dvalues.dtype.type(self.delta)
+        error = dvalues - _check_values(y_true, dvalues)
+        self.dinputs = np.clip(error, -delta, delta) / outputs / samples
+        return self.dinputs
+
+    def get_config(self) -> dict[str, Any]:
+        return {"delta": self.delta}
+
+    def __repr__(self) -> str:
+        return f"Huber(delta={self.delta!r})"
 
 
 class SoftmaxCategoricalCrossentropy:
