@@ -154,8 +154,9 @@ def test_lookup_lists_the_known_names():
 
 def test_the_library_classes_are_registered_where_they_are_defined():
     assert registry.known_names("layers") == [
-        "AvgPool2D", "BatchNorm", "Conv1D", "Conv2D", "Dense", "Dropout", "Flatten", "LeakyReLU",
-        "Linear", "MaxPool1D", "MaxPool2D", "ReLU", "Sigmoid", "Softmax", "Tanh"]
+        "AvgPool2D", "BatchNorm", "Conv1D", "Conv2D", "Dense", "Dropout", "ELU", "Flatten",
+        "GELU", "LeakyReLU", "Linear", "MaxPool1D", "MaxPool2D", "ReLU", "SiLU", "Sigmoid",
+        "Softmax", "Tanh"]
     assert registry.known_names("accuracy") == ["CategoricalAccuracy", "RegressionAccuracy"]
     from scratchnn import book
 

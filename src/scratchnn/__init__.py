@@ -10,7 +10,7 @@ from typing import Any
 
 from ._random import seed
 from ._version import __version__
-from .activations import LeakyReLU, Linear, ReLU, Sigmoid, Softmax, Tanh
+from .activations import ELU, GELU, LeakyReLU, Linear, ReLU, Sigmoid, SiLU, Softmax, Tanh
 from .callbacks import (
     Callback,
     CSVLogger,
@@ -37,6 +37,7 @@ from .layers import (
 from .losses import (
     BinaryCrossentropy,
     CategoricalCrossentropy,
+    Huber,
     Loss,
     MeanAbsoluteError,
     MeanSquaredError,
@@ -74,8 +75,12 @@ __all__ = [
     "MaxPool2D",
     "GradcheckResult",
     "Layer",
+    "ELU",
+    "GELU",
+    "Huber",
     "LeakyReLU",
     "Linear",
+    "SiLU",
     "Loss",
     "MeanAbsoluteError",
     "MeanSquaredError",
