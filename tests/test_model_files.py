@@ -1473,3 +1473,75 @@ def test_every_built_in_layer_declares_its_array_shapes():
         layer = cls.from_config(config, rng=0)
         arrays = {n: getattr(layer, n) for n in (*cls.parameter_names, *cls.state_names)}
         assert cls.array_shapes(config) == {n: a.shape for n, a in arrays.items()}, name
+
+
+# -- learning-rate schedules (issue 16) ----------------------------------------------------------
+
+
+def cosine_classifier() -> Model:
+    from scratchnn.schedules import CosineDecay
+
+    model = classifier(dropout_rng=np.random.default_rng(3))
+    # 60 samples / 16 = 4 steps an epoch: warm-up over epoch 0, the cosine ends in epoch 4.
+    model.set(optimizer=snn.optimizers.AdamW(CosineDecay(0.02, decay_steps=18, warmup_steps=4,
+                                                         final=0.001), weight_decay=0.05))
+    return model
+
+
+def test_resume_with_a_cosine_schedule_is_bit_identical(tmp_path):
+    """Issue 16's acceptance: trained with CosineDecay, saved halfway, resumed == straight."""
+    X, y = data_for(cosine_classifier())
+    straight = cosine_classifier()
+    history = straight.fit(X, y, epochs=6, batch_size=16, shuffle=True, verbose=0)
+
+    first = cosine_classifier()
+    first.fit(X, y, epochs=3, batch_size=16, shuffle=True, verbose=0)
+    save_model(first, tmp_path / "half.snn")
+    resumed = load_model(tmp_path / "half.snn")
+    assert resumed.optimizer.learning_rate == first.optimizer.learning_rate
+    assert resumed.get_config() == first.get_config()
+    tail = resumed.fit(X, y, epochs=6, initial_epoch=3, batch_size=16, shuffle=True, verbose=0)
+
+    assert params_equal(resumed, straight)
+    assert tail.history["learning_rate"] == history.history["learning_rate"][3:]
+    assert history.history["learning_rate"][-1] == 0.001      # past decay_steps: final
+    assert resumed.optimizer.iterations == straight.optimizer.iterations
+    assert not params_equal(first, straight)
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda s: s["config"].update(peak=10**400), "peak must be a finite number"),
+    (lambda s: s["config"].update(peak="0.1"), "peak must be a real number"),
+    (lambda s: s["config"].update(peak=-0.5), "peak"),
+    (lambda s: s["config"].update(decay_steps=10**30), "decay_steps must be at most"),
+    (lambda s: s["config"].update(warmup_steps=-1), "warmup_steps"),
+    (lambda s: s["config"].update(final=1e300), "final"),
+    (lambda s: s["config"].update(evil="os.system"), "unexpected keyword"),
+    (lambda s: s.update({"class": "Dense"}), "unknown schedule class 'Dense'"),
+    (lambda s: s.update({"class": "builtins.eval"}), "unknown schedule class"),
+])
+def test_hostile_schedule_configs_are_refused(tmp_path, change, message):
+    good, bad = tmp_path / "good.snn", tmp_path / "bad.snn"
+    save_model(cosine_classifier(), good)
+
+    def edit(header, arrays):
+        change(header["config"]["optimizer"]["config"]["learning_rate"])
+
+    rewrite(good, bad, edit)
+    with pytest.raises(ModelFileError, match=message):
+        load_model(bad)
+
+
+def test_a_file_without_a_learning_rate_scale_loads_unscaled(tmp_path):
+    model = classifier()
+    X, y = data_for(model)
+    model.fit(X, y, epochs=1, batch_size=16, verbose=0)
+    good, old = tmp_path / "good.snn", tmp_path / "old.snn"
+    save_model(model, good)
+    rewrite(good, old, lambda header, arrays: header["optimizer"].pop("learning_rate_scale"))
+    assert load_model(old).optimizer.learning_rate_scale == 1.0
+    for scale, message in [(2.0, "scale"), (-0.1, "scale"), ("1", "scale")]:
+        rewrite(good, old, lambda header, arrays, s=scale: header["optimizer"].update(
+            learning_rate_scale=s))
+        with pytest.raises(ModelFileError, match=message):
+            load_model(old)

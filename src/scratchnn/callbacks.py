@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ._validation import check_non_negative_int, check_real, describe
+from .schedules import Schedule
 
 if TYPE_CHECKING:
     from .model import Model
@@ -204,6 +205,11 @@ class LearningRateScheduler(Callback):
     def on_epoch_begin(self, epoch: int, logs: Logs | None = None) -> None:
         optimizer = self.model.optimizer
         assert optimizer is not None
+        if isinstance(optimizer.learning_rate, Schedule):
+            raise ValueError(
+                "LearningRateScheduler sets a constant base rate, but the optimizer's "
+                f"learning_rate is the schedule {optimizer.learning_rate!r}: use one or the other"
+            )
         if self._takes_rate:
             new_rate = self.schedule(epoch, optimizer.learning_rate)
         else:
@@ -212,7 +218,7 @@ class LearningRateScheduler(Callback):
             new_rate, f"the learning rate schedule returned for epoch {epoch}", low=0.0,
             low_inclusive=False,
         )
-        optimizer.current_learning_rate = optimizer._decayed_rate()
+        optimizer.current_learning_rate = optimizer._scheduled_rate()
 
 
 def _takes_two_positional(function: Callable[..., Any]) -> bool:

@@ -323,6 +323,11 @@ def _model_contents(model: Model) -> tuple[dict[str, Any], dict[str, Array]]:
                     names[slot_name] = name
                 per_parameter.append(names)
             slots_entry.append(per_parameter)
+        if not 0 <= float(optimizer.learning_rate_scale) <= 1:
+            raise ValueError(  # never write a file that loading would refuse
+                f"refusing to save: the optimizer's learning_rate_scale "
+                f"{optimizer.learning_rate_scale} is outside [0, 1]"
+            )
         if not 0 <= int(optimizer.iterations) <= _MAX_ITERATIONS:
             raise ValueError(  # never write a file that loading would refuse
                 f"refusing to save: the optimizer's iteration count {optimizer.iterations} is "
@@ -332,6 +337,7 @@ def _model_contents(model: Model) -> tuple[dict[str, Any], dict[str, Array]]:
             "class": library_class_name(optimizer),
             "iterations": int(optimizer.iterations),
             "current_learning_rate": float(optimizer.current_learning_rate),
+            "learning_rate_scale": float(optimizer.learning_rate_scale),
             "slots": slots_entry,
         }
     precision = getattr(model.accuracy, "precision", None)
@@ -633,6 +639,8 @@ def _restore_optimizer(
         optimizer.set_slots(layer, restored)
     optimizer.iterations = state["iterations"]
     optimizer.current_learning_rate = state["current_learning_rate"]
+    # Files written before ReduceLROnPlateau have no scale: 1.0, the rate unscaled.
+    optimizer.learning_rate_scale = state.get("learning_rate_scale", 1.0)
 
 
 def _restore_random_states(path: PathLike, states: dict[str, Any], model: Model) -> None:
@@ -1096,6 +1104,11 @@ def _check_optimizer_entry(optimizer: Any, names: set[str]) -> None:
     if not (type(rate) is float and math.isfinite(rate) and rate >= 0):
         raise ValueError(
             f"the current learning rate must be a finite float >= 0; got {describe(rate)}"
+        )
+    scale = optimizer.get("learning_rate_scale", 1.0)
+    if not (type(scale) is float and 0 <= scale <= 1):
+        raise ValueError(
+            f"the learning rate scale must be a float from 0 to 1; got {describe(scale)}"
         )
     _require(isinstance(optimizer["slots"], list), "the optimizer's slots is not a list")
     for per_parameter in optimizer["slots"]:

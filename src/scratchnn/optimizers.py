@@ -1,7 +1,10 @@
 """Optimizers with the book's protocol and learning-rate decay.
 
 Each step is ``pre_update_params()``, ``update_params(layer)`` for every trainable layer,
-``post_update_params()``. The learning rate decays as ``lr / (1 + decay * iterations)``.
+``post_update_params()``. The learning rate decays as ``lr / (1 + decay * iterations)``,
+or follows a schedule (:mod:`scratchnn.schedules`) passed as ``learning_rate``: then
+``current_learning_rate = schedule(iterations)``. Either is multiplied by
+``learning_rate_scale`` (1.0 unless a callback such as ReduceLROnPlateau lowers it).
 State (momentums, caches) belongs to the optimizer, one dict of slots per parameter, aligned
 with ``layer.parameters()``; updates are applied in place, so a step allocates little.
 
@@ -22,7 +25,8 @@ import numpy as np
 from ._typing import Array
 from ._validation import check_real, describe
 from .layers.base import Layer
-from .registry import register
+from .registry import build_entry, describe_entry, register
+from .schedules import Schedule
 
 if TYPE_CHECKING:
     from .storage import FlatParameters
@@ -39,13 +43,28 @@ class Optimizer:
 
     slot_names: tuple[str, ...] = ()
 
-    def __init__(self, learning_rate: float, decay: float = 0.0) -> None:
-        self.learning_rate = check_real(
-            learning_rate, "learning_rate", low=0.0, low_inclusive=False
-        )
+    def __init__(self, learning_rate: float | Schedule, decay: float = 0.0) -> None:
         self.decay = check_real(decay, "decay", low=0.0)
-        self.current_learning_rate = self.learning_rate
+        self.learning_rate: float | Schedule
+        if isinstance(learning_rate, Schedule):
+            if self.decay:
+                raise ValueError(
+                    "decay cannot be combined with a learning-rate schedule (the schedule "
+                    "sets the rate; use InverseTimeDecay for the book's decay)"
+                )
+            self.learning_rate = learning_rate
+        else:
+            self.learning_rate = check_real(
+                learning_rate, "learning_rate", low=0.0, low_inclusive=False
+            )
+        #: Multiplies the rate the decay or schedule gives (ReduceLROnPlateau lowers it);
+        #: saved in model files.
+        self.learning_rate_scale = 1.0
         self.iterations = 0
+        self.current_learning_rate: float = (
+            self._scheduled_rate() if isinstance(self.learning_rate, Schedule)
+            else self.learning_rate
+        )
         # layer -> [slots of parameter 0, slots of parameter 1, ...]; weak, so an optimizer
         # reused for several models does not keep the discarded ones alive.
         self._state: weakref.WeakKeyDictionary[Layer, list[dict[str, Array]]] = (
@@ -83,16 +102,29 @@ class Optimizer:
         self._state = weakref.WeakKeyDictionary(pairs)
 
     def pre_update_params(self) -> None:
-        """Set ``current_learning_rate`` for this step: ``lr * (1 / (1 + decay * iterations))``.
+        """Set ``current_learning_rate`` for this step: ``lr * (1 / (1 + decay * iterations))``
+        (or ``schedule(iterations)``), times ``learning_rate_scale``.
 
         Written as the book writes it, so that the printed rate agrees to the last digit.
         """
-        if self.decay:
-            self.current_learning_rate = self._decayed_rate()
+        if self.decay or self.learning_rate_scale != 1.0 or isinstance(
+            self.learning_rate, Schedule
+        ):
+            self.current_learning_rate = self._scheduled_rate()
 
     def _decayed_rate(self) -> float:
-        """The rate for the current step, written as the book writes it."""
+        """The rate for the current step, written as the book writes it (a float rate)."""
+        if isinstance(self.learning_rate, Schedule):
+            raise TypeError("the rate follows a schedule: it has no decay of its own")
         return self.learning_rate * (1.0 / (1.0 + self.decay * self.iterations))
+
+    def _scheduled_rate(self) -> float:
+        """The rate for the current step: decay or schedule, times ``learning_rate_scale``."""
+        if isinstance(self.learning_rate, Schedule):
+            base = float(self.learning_rate(self.iterations))
+        else:
+            base = self._decayed_rate()
+        return base * self.learning_rate_scale
 
     def update_params(self, layer: Layer) -> None:
         """Update every parameter of ``layer`` in place from its gradient."""
@@ -197,10 +229,23 @@ class Optimizer:
         self._version += 1
 
     def get_config(self) -> dict[str, Any]:
-        return {"learning_rate": self.learning_rate, "decay": self.decay}
+        """The constructor's arguments; a schedule as its own ``{"class", "config"}`` entry."""
+        rate = self.learning_rate
+        if isinstance(rate, Schedule):
+            return {"learning_rate": describe_entry("schedule", rate), "decay": self.decay}
+        return {"learning_rate": rate, "decay": self.decay}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Optimizer:
+        """The optimizer :meth:`get_config` described (a schedule entry rebuilt first)."""
+        options = dict(config)
+        if isinstance(options.get("learning_rate"), dict):
+            options["learning_rate"] = build_entry("schedule", options["learning_rate"])
+        return cls(**options)
 
     def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        config = {**self.get_config(), "learning_rate": self.learning_rate}
+        args = ", ".join(f"{k}={v!r}" for k, v in config.items())
         return f"{type(self).__name__}({args})"
 
 
@@ -215,8 +260,8 @@ class SGD(Optimizer):
     ``torch.optim.SGD(nesterov=True)``, whose buffer is ``-m / lr``).
     """
 
-    def __init__(self, learning_rate: float = 1.0, decay: float = 0.0, momentum: float = 0.0,
-                 nesterov: bool = False):
+    def __init__(self, learning_rate: float | Schedule = 1.0, decay: float = 0.0,
+                 momentum: float = 0.0, nesterov: bool = False):
         super().__init__(learning_rate, decay)
         self.momentum = check_real(momentum, "momentum", low=0.0, high=1.0, high_inclusive=False)
         if not isinstance(nesterov, bool):
@@ -253,7 +298,8 @@ class Adagrad(Optimizer):
 
     slot_names = ("cache",)
 
-    def __init__(self, learning_rate: float = 1.0, decay: float = 0.0, epsilon: float = 1e-7):
+    def __init__(self, learning_rate: float | Schedule = 1.0, decay: float = 0.0,
+                 epsilon: float = 1e-7):
         super().__init__(learning_rate, decay)
         self.epsilon = check_real(epsilon, "epsilon", low=0.0, low_inclusive=False)
 
@@ -274,7 +320,7 @@ class RMSprop(Optimizer):
 
     def __init__(
         self,
-        learning_rate: float = 0.001,
+        learning_rate: float | Schedule = 0.001,
         decay: float = 0.0,
         epsilon: float = 1e-7,
         rho: float = 0.9,
@@ -305,7 +351,7 @@ class Adam(Optimizer):
 
     def __init__(
         self,
-        learning_rate: float = 0.001,
+        learning_rate: float | Schedule = 0.001,
         decay: float = 0.0,
         epsilon: float = 1e-7,
         beta_1: float = 0.9,
@@ -351,7 +397,7 @@ class AdamW(Adam):
 
     def __init__(
         self,
-        learning_rate: float = 0.001,
+        learning_rate: float | Schedule = 0.001,
         weight_decay: float = 0.01,
         beta_1: float = 0.9,
         beta_2: float = 0.999,

@@ -46,6 +46,7 @@ _REGISTRIES: dict[str, dict[str, type]] = {
     "loss": {},
     "optimizer": {},
     "accuracy": {},
+    "schedule": {},   # learning-rate schedules, saved inside an optimizer's config
 }
 
 
@@ -153,7 +154,8 @@ def describe_entry(kind: str, obj: Any) -> dict[str, Any] | None:
 
 def build_entry(kind: str, entry: Any, rng: Any = None) -> Any:
     """The object :func:`describe_entry` described: only a registered class is built
-    (layers with ``from_config(config, rng=rng)``, others with ``cls(**config)``);
+    (layers with ``from_config(config, rng=rng)``, optimizers with ``from_config(config)``
+    (a schedule in their config is an entry of its own), others with ``cls(**config)``);
     ValueError saying what is wrong with ``entry`` otherwise."""
     if entry is None:
         return None
@@ -168,6 +170,8 @@ def build_entry(kind: str, entry: Any, rng: Any = None) -> Any:
     try:
         if kind == "layers":   # every registered layer class is a Layer
             return known.from_config(options, rng=rng)  # type: ignore[attr-defined]
+        if kind == "optimizer":   # every registered optimizer class is an Optimizer
+            return known.from_config(options)  # type: ignore[attr-defined]
         return known(**options)
     except (TypeError, ValueError) as error:
         raise ValueError(f"config: cannot build {name}: {error}") from None

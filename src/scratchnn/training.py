@@ -422,10 +422,11 @@ class _Backup:
         self._take_scalars()
 
     def _take_scalars(self) -> None:
-        # learning_rate too: a LearningRateScheduler may have changed it since.
+        # learning_rate too: a LearningRateScheduler may have changed it since (and
+        # ReduceLROnPlateau the scale).
         optimizer = self.optimizer
         self.scalars = (optimizer.iterations, optimizer.current_learning_rate,
-                        optimizer.learning_rate)
+                        optimizer.learning_rate, optimizer.learning_rate_scale)
 
     def before_update(self) -> None:
         """Called before each update: copies the state before every ``EVERY``-th one."""
@@ -440,7 +441,7 @@ class _Backup:
             np.copyto(live, saved)
         optimizer = self.optimizer
         (optimizer.iterations, optimizer.current_learning_rate,
-         optimizer.learning_rate) = self.scalars
+         optimizer.learning_rate, optimizer.learning_rate_scale) = self.scalars
 
 
 def _end_training(callbacks: list[Callback], failed: bool) -> None:
