@@ -426,3 +426,118 @@ def test_checkpoint_threshold_and_missing_folder(tmp_path, data):
     with pytest.raises(FileNotFoundError, match="does not exist"):
         model.fit(X, y, epochs=1, verbose=0, callbacks=[missing])
     assert model.history.history == {}         # refused before the first epoch
+
+
+# -- ReduceLROnPlateau ---------------------------------------------------------------------------
+
+
+def _plateau_model(learning_rate=0.1):
+    return snn.Model([snn.Dense(2, 3, rng=0), snn.Softmax()],
+                     loss=snn.CategoricalCrossentropy(),
+                     optimizer=snn.Adam(learning_rate=learning_rate), seed=0)
+
+
+def _scripted(callback, model, values):
+    """Feed ``values`` as the epochs' val_loss; the rate after each epoch."""
+    callback.set_model(model)
+    callback.on_train_begin({})
+    rates = []
+    for epoch, value in enumerate(values):
+        callback.on_epoch_end(epoch, {"val_loss": value, "loss": 0.0})
+        rates.append(model.optimizer.current_learning_rate)
+    return rates
+
+
+def test_reduce_on_plateau_drops_after_patience_then_cools_down():
+    from scratchnn.callbacks import ReduceLROnPlateau
+
+    model = _plateau_model()
+    callback = ReduceLROnPlateau(factor=0.5, patience=2, min_delta=0.5, cooldown=1)
+    rates = _scripted(callback, model, [10, 9.8, 9.7, 8, 8, 8, 8, 8])
+    # e0 best 10; e1, e2 not below 10 - 0.5: wait 1, 2 -> reduce (0.05), cooldown 1.
+    # e3 cooldown ends, 8 improves; e4, e5 wait 1, 2 -> reduce (0.025), cooldown 1.
+    # e6 cooldown ends (counter 0) and counts: wait 1; e7 wait 2 -> reduce (0.0125).
+    assert callback.reductions == [2, 5, 7]
+    assert rates == [0.1, 0.1, 0.05, 0.05, 0.05, 0.025, 0.025, 0.0125]
+    assert model.optimizer.learning_rate == 0.1        # the base rate is kept
+    assert model.optimizer.learning_rate_scale == 0.125
+
+
+def test_reduce_on_plateau_stops_at_the_minimum():
+    from scratchnn.callbacks import ReduceLROnPlateau
+
+    model = _plateau_model()
+    callback = ReduceLROnPlateau(factor=0.5, patience=1, min_learning_rate=0.03)
+    rates = _scripted(callback, model, [1.0, 1.0, 1.0, 1.0, 1.0])
+    assert callback.reductions == [1, 2]
+    assert rates[:2] == [0.1, 0.05]
+    assert rates[2:] == [pytest.approx(0.03, rel=1e-15)] * 3
+
+
+def test_reduce_on_plateau_patience_zero_and_max_mode():
+    from scratchnn.callbacks import ReduceLROnPlateau
+
+    model = _plateau_model()
+    callback = ReduceLROnPlateau("val_accuracy", factor=0.5, patience=0, min_delta=0.0)
+    callback.set_model(model)
+    callback.on_train_begin({})
+    for epoch, accuracy in enumerate([0.5, 0.6, 0.6, 0.7]):
+        callback.on_epoch_end(epoch, {"val_accuracy": accuracy})
+    # patience 0: every epoch without a higher accuracy reduces at once.
+    assert callback.reductions == [2]
+
+
+def test_reduce_on_plateau_scales_a_schedule():
+    from scratchnn.callbacks import ReduceLROnPlateau
+    from scratchnn.schedules import StepDecay
+
+    schedule = StepDecay(0.1, step_size=1, gamma=0.5)
+    X, y = spiral_data(samples=20, classes=2, rng=0)
+    model = snn.Model([snn.Dense(2, 2, rng=0), snn.Softmax()],
+                      loss=snn.CategoricalCrossentropy(), optimizer=snn.SGD(schedule), seed=0)
+    callback = ReduceLROnPlateau("loss", factor=0.25, patience=0, min_delta=10.0)
+    history = model.fit(X, y, epochs=3, batch_size=40, verbose=0, callbacks=[callback])
+    # One step an epoch; no epoch improves by 10, so each epoch after the first reduces.
+    assert callback.reductions == [1, 2]
+    assert history.history["learning_rate"] == [schedule(0), schedule(1) * 1.0,
+                                                schedule(2) * 0.25]
+    assert model.optimizer.learning_rate_scale == 0.0625
+
+
+def test_reduce_on_plateau_arguments_are_checked():
+    from scratchnn.callbacks import ReduceLROnPlateau
+
+    for kwargs, message in [({"factor": 1.0}, "factor"), ({"factor": 0.0}, "factor"),
+                            ({"patience": -1}, "patience"), ({"cooldown": -2}, "cooldown"),
+                            ({"min_learning_rate": -1e-3}, "min_learning_rate")]:
+        with pytest.raises(ValueError, match=message):
+            ReduceLROnPlateau(**kwargs)
+    model = _plateau_model()
+    callback = ReduceLROnPlateau()
+    callback.set_model(model)
+    callback.on_train_begin({})
+    with pytest.raises(ValueError, match="val_loss"):
+        callback.on_epoch_end(0, {"loss": 1.0})
+
+
+def test_a_reduced_rate_survives_a_save_and_resumes_exactly(tmp_path):
+    X, y = spiral_data(samples=30, classes=3, rng=0)
+
+    def build():
+        model = snn.Model([snn.Dense(2, 8, rng=0), snn.ReLU(), snn.Dense(8, 3, rng=1),
+                           snn.Softmax()], loss=snn.CategoricalCrossentropy(),
+                          optimizer=snn.Adam(0.02, decay=1e-3), seed=0)
+        model.optimizer.learning_rate_scale = 0.1    # as after a ReduceLROnPlateau
+        return model
+
+    straight = build()
+    straight.fit(X, y, epochs=4, batch_size=16, verbose=0)
+    first = build()
+    first.fit(X, y, epochs=2, batch_size=16, verbose=0)
+    first.save(tmp_path / "m.snn")
+    resumed = snn.load_model(tmp_path / "m.snn")
+    assert resumed.optimizer.learning_rate_scale == 0.1
+    resumed.fit(X, y, epochs=4, initial_epoch=2, batch_size=16, verbose=0)
+    for a, b in zip(resumed.get_parameters(), straight.get_parameters(), strict=True):
+        for p, q in zip(a, b, strict=True):
+            np.testing.assert_array_equal(p, q)

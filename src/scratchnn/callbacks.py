@@ -33,6 +33,7 @@ __all__ = [
     "History",
     "LearningRateScheduler",
     "ModelCheckpoint",
+    "ReduceLROnPlateau",
 ]
 
 Logs = dict[str, float]
@@ -183,6 +184,98 @@ class EarlyStopping(Callback):
     def on_train_end(self, logs: Logs | None = None) -> None:
         if self.restore_best_weights and self.best_parameters is not None:
             self.model.set_parameters(self.best_parameters)
+
+
+class ReduceLROnPlateau(Callback):
+    """Multiply the learning rate by ``factor`` when ``monitor`` stops improving (as Keras's).
+
+    After ``patience`` epochs in a row without an improvement by more than ``min_delta``,
+    the optimizer's ``learning_rate_scale`` is multiplied by ``factor``, so the rate its
+    decay or schedule gives is scaled from the next update on; then ``cooldown`` epochs pass
+    before counting again. The rate never goes below ``min_learning_rate`` (at the time of
+    the reduction). The scale is saved in model files, so a resumed ``fit`` goes on at the
+    reduced rate; this callback's own counters start afresh, as Keras's do.
+
+    Parameters
+    ----------
+    monitor : str
+        A key of the epoch logs: ``"val_loss"`` (default), ``"loss"``...
+    factor : float
+        In (0, 1): ``new rate = rate * factor``.
+    patience : int
+        Epochs without improvement before a reduction.
+    min_delta : float
+        Smallest change that counts as an improvement.
+    cooldown : int
+        Epochs after a reduction during which no epoch counts as one without improvement.
+    min_learning_rate : float
+        Lower bound on the rate.
+    mode : {"auto", "min", "max"}
+        Whether smaller or larger is better; ``"auto"`` picks "max" for accuracies.
+    """
+
+    def __init__(
+        self,
+        monitor: str = "val_loss",
+        factor: float = 0.1,
+        patience: int = 10,
+        min_delta: float = 1e-4,
+        cooldown: int = 0,
+        min_learning_rate: float = 0.0,
+        *,
+        mode: str = "auto",
+    ) -> None:
+        if not isinstance(monitor, str):
+            raise TypeError(f"monitor must be a metric name (str); got {describe(monitor)}")
+        self.monitor = monitor
+        self.factor = check_real(factor, "factor", low=0.0, high=1.0, low_inclusive=False,
+                                 high_inclusive=False)
+        self.patience = check_non_negative_int(patience, "patience")
+        self.min_delta = abs(check_real(min_delta, "min_delta"))
+        self.cooldown = check_non_negative_int(cooldown, "cooldown")
+        self.min_learning_rate = check_real(min_learning_rate, "min_learning_rate", low=0.0)
+        self.mode = _mode_for(monitor, mode)
+        self.reductions: list[int] = []    # the epochs after which the rate was reduced
+
+    def on_train_begin(self, logs: Logs | None = None) -> None:
+        self.wait = 0
+        self.cooldown_counter = 0
+        self.best = _worst(self.mode)
+        self.reductions = []
+
+    def _improved(self, value: float) -> bool:
+        if self.mode == "min":
+            return value < self.best - self.min_delta
+        return value > self.best + self.min_delta
+
+    def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
+        value = _monitored("ReduceLROnPlateau", self.monitor, logs)
+        if self.cooldown_counter > 0:
+            self.cooldown_counter -= 1
+            self.wait = 0
+        if self._improved(value):
+            self.best, self.wait = value, 0
+        elif self.cooldown_counter <= 0:
+            self.wait += 1
+            if self.wait >= self.patience:
+                if self._reduce():
+                    self.reductions.append(epoch)
+                    self.cooldown_counter = self.cooldown
+                    self.wait = 0
+
+    def _reduce(self) -> bool:
+        """Scale the optimizer's rate by ``factor`` (not below the minimum); whether it did."""
+        optimizer = self.model.optimizer
+        assert optimizer is not None
+        rate = optimizer.current_learning_rate
+        if not rate > self.min_learning_rate:
+            return False
+        scale = optimizer.learning_rate_scale * self.factor
+        if rate * self.factor < self.min_learning_rate:
+            scale = optimizer.learning_rate_scale * (self.min_learning_rate / rate)
+        optimizer.learning_rate_scale = scale
+        optimizer.current_learning_rate = optimizer._scheduled_rate()
+        return True
 
 
 class LearningRateScheduler(Callback):
