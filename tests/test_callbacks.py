@@ -541,3 +541,15 @@ def test_a_reduced_rate_survives_a_save_and_resumes_exactly(tmp_path):
     for a, b in zip(resumed.get_parameters(), straight.get_parameters(), strict=True):
         for p, q in zip(a, b, strict=True):
             np.testing.assert_array_equal(p, q)
+
+
+def test_the_divergence_guard_restores_the_learning_rate_scale():
+    from scratchnn.training import _Backup
+
+    optimizer = snn.Adam(0.01)
+    backup = _Backup([np.zeros(3)], optimizer)
+    backup.before_update()                    # copies the state (scale 1.0)
+    optimizer.learning_rate_scale = 0.1       # a ReduceLROnPlateau since
+    optimizer.iterations = 5
+    backup.restore()
+    assert optimizer.learning_rate_scale == 1.0 and optimizer.iterations == 0
