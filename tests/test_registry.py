@@ -147,7 +147,7 @@ def test_only_layer_classes_register(value):
 
 def test_lookup_lists_the_known_names():
     with pytest.raises(ValueError, match=r"unknown optimizer class 'Nadam'; known: Adagrad, "
-                                         r"Adam, RMSprop, SGD"):
+                                         r"Adam, AdamW, RMSprop, SGD"):
         registry.lookup("optimizer", "Nadam")
     assert registry.lookup("loss", "MeanSquaredError") is snn.MeanSquaredError
 
