@@ -457,3 +457,26 @@ def test_mnist1d_trains_with_either_model_and_evaluates(tmp_path, data_dir):
 def test_cnn_options_that_do_not_apply_are_refused(argv, message, capsys):
     assert main(["train", *argv]) == 1
     assert message in capsys.readouterr().err
+
+
+def test_adamw_with_a_cosine_schedule_from_the_command_line(tmp_path, data_dir):
+    path = tmp_path / "m.snn"
+    result = run_cli("train", "--dataset", "mnist1d", "--optimizer", "adamw", "--schedule",
+                     "cosine", "--epochs", "4", "--lr", "0.01", "--verbose", "2",
+                     "--out", str(path), data_dir=data_dir)
+    assert result.returncode == 0, result.stderr
+    rates = [float(rate) for rate in re.findall(r"lr: ([0-9.e-]+)", result.stdout)]
+    # 40 steps an epoch: the warm-up reaches 0.01 after the first epoch, then the cosine
+    # falls to 0 at the last step (the logged rate is each epoch's last update's).
+    assert len(rates) == 4 and rates[0] == pytest.approx(0.01 * 39 / 40)
+    assert rates[1] > rates[2] > rates[3] and rates[3] < 1e-4
+    from scratchnn import AdamW, load_model
+    from scratchnn.schedules import CosineDecay
+
+    optimizer = load_model(path).optimizer
+    assert isinstance(optimizer, AdamW) and isinstance(optimizer.learning_rate, CosineDecay)
+
+
+def test_decay_and_schedule_together_are_refused(capsys):
+    assert main(["train", "--schedule", "step", "--decay", "0.1"]) == 1
+    assert "--decay and --schedule" in capsys.readouterr().err

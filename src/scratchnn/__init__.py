@@ -8,6 +8,7 @@ Inputs are batches shaped ``(n_samples, n_features)``; ``Dense(n_inputs, n_neuro
 import importlib
 from typing import Any
 
+from . import schedules as schedules
 from ._random import seed
 from ._version import __version__
 from .activations import ELU, GELU, LeakyReLU, Linear, ReLU, Sigmoid, SiLU, Softmax, Tanh
@@ -18,6 +19,7 @@ from .callbacks import (
     History,
     LearningRateScheduler,
     ModelCheckpoint,
+    ReduceLROnPlateau,
 )
 from .errors import DatasetError, ModelFileError, ScratchnnError, TrainingDivergedError
 from .gradcheck import GradcheckResult, gradcheck
@@ -45,7 +47,7 @@ from .losses import (
 )
 from .metrics import Accuracy, CategoricalAccuracy, RegressionAccuracy
 from .model import Model, load_model
-from .optimizers import SGD, Adagrad, Adam, Optimizer, RMSprop
+from .optimizers import SGD, Adagrad, Adam, AdamW, Optimizer, RMSprop
 
 __all__ = [
     "ModelCheckpoint",
@@ -54,12 +56,14 @@ __all__ = [
     "LearningRateScheduler",
     "History",
     "EarlyStopping",
+    "ReduceLROnPlateau",
     "CSVLogger",
     "Callback",
     "SGD",
     "Accuracy",
     "Adagrad",
     "Adam",
+    "AdamW",
     "BinaryCrossentropy",
     "CategoricalAccuracy",
     "CategoricalCrossentropy",

@@ -30,7 +30,8 @@ from .training import format_epoch_line  # fit(verbose=2)'s line: one format for
 
 DATASETS = ("spiral", "vertical", "sine", "fashion-mnist", "mnist1d")
 MODELS = ("mlp", "cnn")
-OPTIMIZERS = ("adam", "sgd", "adagrad", "rmsprop")
+OPTIMIZERS = ("adam", "adamw", "sgd", "adagrad", "rmsprop")
+SCHEDULES = ("none", "cosine", "step")
 INITS = ("book", "he", "glorot")
 
 
@@ -181,6 +182,10 @@ def build_parser() -> argparse.ArgumentParser:
                        "glorot (default: per dataset)")
     train.add_argument("--optimizer", choices=OPTIMIZERS, default="adam",
                        help="default: adam")
+    train.add_argument("--schedule", choices=SCHEDULES, default="none",
+                       help="learning-rate schedule instead of the recipe's decay: cosine (one "
+                       "epoch of linear warm-up to --lr, then half a cosine to 0 at the last "
+                       "step) or step (x0.1 after each third of the epochs); default: none")
     train.add_argument("--lr", type=_positive_float, help="learning rate")
     train.add_argument("--decay", type=float, help="learning-rate decay (lr / (1 + decay*t))")
     train.add_argument("--samples", type=_positive_int,
@@ -289,16 +294,12 @@ def _build_model(args: argparse.Namespace, n_features: int, n_classes: int) -> A
     if getattr(args, "model", "mlp") == "cnn":
         return _build_cnn(args, n_classes)
     from . import (
-        SGD,
-        Adagrad,
-        Adam,
         CategoricalCrossentropy,
         Dense,
         Linear,
         MeanSquaredError,
         Model,
         ReLU,
-        RMSprop,
         Softmax,
     )
 
@@ -322,9 +323,7 @@ def _build_model(args: argparse.Namespace, n_features: int, n_classes: int) -> A
     layers.append(Linear() if regression else Softmax())
     learning_rate = args.lr if args.lr is not None else recipe.learning_rate
     decay = args.decay if args.decay is not None else recipe.decay
-    optimizer = {"adam": Adam, "sgd": SGD, "adagrad": Adagrad, "rmsprop": RMSprop}[
-        args.optimizer
-    ](learning_rate=learning_rate, decay=decay)
+    optimizer = _optimizer(args.optimizer, learning_rate, decay)
     loss = MeanSquaredError() if regression else CategoricalCrossentropy()
     return Model(layers, loss=loss, optimizer=optimizer, seed=args.seed)
 
@@ -332,9 +331,6 @@ def _build_model(args: argparse.Namespace, n_features: int, n_classes: int) -> A
 def _build_cnn(args: argparse.Namespace, n_classes: int) -> Any:
     """``--model cnn``: the dataset's convolutional network (see CNN_RECIPES)."""
     from . import (
-        SGD,
-        Adagrad,
-        Adam,
         BatchNorm,
         CategoricalCrossentropy,
         Conv1D,
@@ -345,7 +341,6 @@ def _build_cnn(args: argparse.Namespace, n_classes: int) -> Any:
         MaxPool2D,
         Model,
         ReLU,
-        RMSprop,
         Softmax,
     )
 
@@ -371,10 +366,27 @@ def _build_cnn(args: argparse.Namespace, n_classes: int) -> Any:
         ]
     learning_rate = args.lr if args.lr is not None else recipe.learning_rate
     decay = args.decay if args.decay is not None else recipe.decay
-    optimizer = {"adam": Adam, "sgd": SGD, "adagrad": Adagrad, "rmsprop": RMSprop}[
-        args.optimizer
-    ](learning_rate=learning_rate, decay=decay)
+    optimizer = _optimizer(args.optimizer, learning_rate, decay)
     return Model(layers, loss=CategoricalCrossentropy(), optimizer=optimizer, seed=args.seed)
+
+
+def _optimizer(name: str, learning_rate: Any, decay: float = 0.0) -> Any:
+    """``--optimizer``: the class by name, with the rate (a number or a schedule)."""
+    from . import SGD, Adagrad, Adam, AdamW, RMSprop
+
+    cls = {"adam": Adam, "adamw": AdamW, "sgd": SGD, "adagrad": Adagrad,
+           "rmsprop": RMSprop}[name]
+    return cls(learning_rate=learning_rate, decay=decay)
+
+
+def _schedule(name: str, learning_rate: float, epochs: int, steps: int) -> Any:
+    """``--schedule``: cosine with one epoch of warm-up, or x0.1 every third of the run."""
+    from .schedules import CosineDecay, StepDecay
+
+    total = epochs * steps
+    if name == "cosine":
+        return CosineDecay(learning_rate, decay_steps=total, warmup_steps=min(steps, total))
+    return StepDecay(learning_rate, step_size=max(1, epochs // 3) * steps, gamma=0.1)
 
 
 def _check_model_choice(args: argparse.Namespace) -> None:
@@ -441,6 +453,14 @@ def _train(args: argparse.Namespace) -> int:
         X, X_test = X.reshape(len(X), *shape), X_test.reshape(len(X_test), *shape)
     epochs = args.epochs or recipe.epochs
     batch_size = args.batch_size or recipe.batch_size
+    if args.schedule != "none":
+        if args.decay is not None:
+            raise ValueError("--decay and --schedule both set the learning rate's course; "
+                             "give one of them")
+        steps = -(-len(X) // batch_size) if batch_size else 1
+        rate = args.lr if args.lr is not None else recipe.learning_rate
+        model.set(optimizer=_optimizer(args.optimizer,
+                                       _schedule(args.schedule, rate, epochs, steps)))
     verbose = args.verbose
     if verbose is None:
         # Thousands of full-batch epochs: a line per epoch would flood, a bar per epoch too.
