@@ -78,7 +78,7 @@ def files(folder: Path) -> list[tuple[str, Callable[[], Any]]]:
                  "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"):
         (fashion / name).write_bytes(b"not gzip")
     return [
-        ("the file is 4034 bytes but its header describes 4044 (truncated or extended)",
+        ("the file is 4098 bytes but its header describes 4108 (truncated or extended)",
          lambda: snn.load_model(write("cut.snn", data[:-10]))),
         ("the file is truncated or damaged (header of ... bytes)",
          lambda: snn.load_model(write("short.snn", data[:60]))),
