@@ -70,7 +70,9 @@ class Scratchnn:
         return self.model.predict(X, batch_size=batch_size)
 
 
-class Torch:
+class Torch(_run._runners.Torch):
+    """The same network in PyTorch; training epochs and prediction as bench/_runners.py's."""
+
     label = "PyTorch (CPU, fused Adam)"
 
     def __init__(self, X, y, seed=0):
@@ -92,24 +94,7 @@ class Torch:
         self.loss = nn.CrossEntropyLoss()
         self.generator = torch.Generator().manual_seed(seed)
         self.X, self.y = torch.from_numpy(X), torch.from_numpy(y)
-
-    def train_epoch(self):
-        self.net.train()
-        order = self.torch.randperm(len(self.X), generator=self.generator)
-        for start in range(0, len(self.X), BATCH):
-            batch = order[start:start + BATCH]
-            self.optimizer.zero_grad(set_to_none=True)
-            self.loss(self.net(self.X[batch]), self.y[batch]).backward()
-            self.optimizer.step()
-            self.schedule.step()
-
-    def predict(self, X, batch_size):
-        torch = self.torch
-        self.net.eval()
-        X = torch.from_numpy(X)
-        with torch.inference_mode():
-            return torch.cat([torch.softmax(self.net(X[i:i + batch_size]), dim=1)
-                              for i in range(0, len(X), batch_size)]).numpy()
+        self.batch_size = BATCH
 
 
 def where_the_time_goes(X, y, samples=6000):

@@ -43,17 +43,12 @@ from .._validation import (
     check_real,
     describe,
 )
+from ._penalties import add_penalty_gradients, penalty_config, penalty_loss, set_penalties
 from .base import Layer, register_layer
-from .dense import _initial_weights, _sign
+from .dense import _initial_weights
 
 C = TypeVar("C", bound="_Convolution")
 
-_PENALTIES = (
-    "weight_regularizer_l1",
-    "weight_regularizer_l2",
-    "bias_regularizer_l1",
-    "bias_regularizer_l2",
-)
 
 
 class _Convolution(Layer):
@@ -99,17 +94,8 @@ class _Convolution(Layer):
         self.weight_scale = check_real(
             weight_scale, "weight_scale", low=0.0, low_inclusive=False
         )
-        strengths = (
-            weight_regularizer_l1,
-            weight_regularizer_l2,
-            bias_regularizer_l1,
-            bias_regularizer_l2,
-        )
-        # Checked by name so that each error names the argument given.
-        self.weight_regularizer_l1, self.weight_regularizer_l2 = 0.0, 0.0
-        self.bias_regularizer_l1, self.bias_regularizer_l2 = 0.0, 0.0
-        for name, strength in zip(_PENALTIES, strengths, strict=True):
-            setattr(self, name, check_real(strength, name, low=0.0))
+        set_penalties(self, weight_regularizer_l1, weight_regularizer_l2,
+                      bias_regularizer_l1, bias_regularizer_l2)
         # A Conv1D is a Conv2D on pictures of height 1: kernel height 1, stride 1, no padding.
         flat = len(self._axes) == 1
         self._kernel2d = (1, *self.kernel_size) if flat else self.kernel_size
@@ -205,7 +191,7 @@ class _Convolution(Layer):
         dvalues = check_dvalues(self, dvalues)
         dinputs = self._backward_2d(dvalues=self._as_pictures(dvalues),
                                     inputs=self._as_pictures(self.inputs))
-        self._add_penalty_gradients()
+        add_penalty_gradients(self)
         if dinputs is None:
             # First layer of a model: d(loss)/d(X) is never used, so the product and col2im
             # were skipped. An empty array (not a stale one) makes any accidental use fail.
@@ -248,29 +234,9 @@ class _Convolution(Layer):
         np.copyto(dinputs, dpadded[:, :, ph:ph + height, pw:pw + width].transpose(1, 0, 2, 3))
         return dinputs
 
-    def _add_penalty_gradients(self) -> None:
-        """The regularisation terms of dweights and dbiases, as Dense adds them."""
-        if self.weight_regularizer_l1 > 0:
-            self.dweights += self.weight_regularizer_l1 * _sign(self.weights)
-        if self.weight_regularizer_l2 > 0:
-            self.dweights += 2 * self.weight_regularizer_l2 * self.weights
-        if self.bias_regularizer_l1 > 0:
-            self.dbiases += self.bias_regularizer_l1 * _sign(self.biases)
-        if self.bias_regularizer_l2 > 0:
-            self.dbiases += 2 * self.bias_regularizer_l2 * self.biases
-
     def regularization_loss(self) -> float:
         """``l1 * sum|w| + l2 * sum(w**2)`` for weights and biases."""
-        loss = 0.0
-        if self.weight_regularizer_l1 > 0:
-            loss += self.weight_regularizer_l1 * float(np.abs(self.weights).sum())
-        if self.weight_regularizer_l2 > 0:
-            loss += self.weight_regularizer_l2 * float((self.weights * self.weights).sum())
-        if self.bias_regularizer_l1 > 0:
-            loss += self.bias_regularizer_l1 * float(np.abs(self.biases).sum())
-        if self.bias_regularizer_l2 > 0:
-            loss += self.bias_regularizer_l2 * float((self.biases * self.biases).sum())
-        return loss
+        return penalty_loss(self)
 
     def _buffer(self, name: str, shape: tuple[int, ...], *, zeros: bool = False,
                 fill: float | None = None) -> Array:
@@ -394,9 +360,7 @@ class _Convolution(Layer):
             config["init"] = self.init
         if self.init is None and self.weight_scale != 0.01:
             config["weight_scale"] = self.weight_scale
-        for name in _PENALTIES:
-            if getattr(self, name):
-                config[name] = getattr(self, name)
+        config.update(penalty_config(self))
         if self.dtype != np.float32:
             config["dtype"] = self.dtype.name
         return config

@@ -17,16 +17,11 @@ from .._validation import (
     check_real,
     shape_hint,
 )
+from ._penalties import add_penalty_gradients, penalty_config, penalty_loss, set_penalties
 from .base import Layer, register_layer
 
 D = TypeVar("D", bound="Dense")
 
-_PENALTIES = (
-    "weight_regularizer_l1",
-    "weight_regularizer_l2",
-    "bias_regularizer_l1",
-    "bias_regularizer_l2",
-)
 
 
 @register_layer
@@ -86,17 +81,8 @@ class Dense(Layer):
         self.weight_scale = check_real(
             weight_scale, "weight_scale", low=0.0, low_inclusive=False
         )
-        strengths = (
-            weight_regularizer_l1,
-            weight_regularizer_l2,
-            bias_regularizer_l1,
-            bias_regularizer_l2,
-        )
-        # Checked by name so that each error names the argument given.
-        self.weight_regularizer_l1, self.weight_regularizer_l2 = 0.0, 0.0
-        self.bias_regularizer_l1, self.bias_regularizer_l2 = 0.0, 0.0
-        for name, strength in zip(_PENALTIES, strengths, strict=True):
-            setattr(self, name, check_real(strength, name, low=0.0))
+        set_penalties(self, weight_regularizer_l1, weight_regularizer_l2,
+                      bias_regularizer_l1, bias_regularizer_l2)
 
         scale = self.weight_scale
         if init == "he":
@@ -124,14 +110,7 @@ class Dense(Layer):
         # buffer for its optimizer; the same numbers as ``self.dweights = inputs.T @ dvalues``.
         self.dweights = _into(self.dweights, self.inputs.T, dvalues)   # d(loss)/d(weights)
         self.dbiases = _sum_into(self.dbiases, dvalues)
-        if self.weight_regularizer_l1 > 0:
-            self.dweights += self.weight_regularizer_l1 * _sign(self.weights)
-        if self.weight_regularizer_l2 > 0:
-            self.dweights += 2 * self.weight_regularizer_l2 * self.weights
-        if self.bias_regularizer_l1 > 0:
-            self.dbiases += self.bias_regularizer_l1 * _sign(self.biases)
-        if self.bias_regularizer_l2 > 0:
-            self.dbiases += 2 * self.bias_regularizer_l2 * self.biases
+        add_penalty_gradients(self)
         if self.needs_dinputs:
             self.dinputs = dvalues @ self.weights.T
         else:
@@ -142,16 +121,7 @@ class Dense(Layer):
 
     def regularization_loss(self) -> float:
         """``l1 * sum|w| + l2 * sum(w**2)`` for weights and biases."""
-        loss = 0.0
-        if self.weight_regularizer_l1 > 0:
-            loss += self.weight_regularizer_l1 * float(np.abs(self.weights).sum())
-        if self.weight_regularizer_l2 > 0:
-            loss += self.weight_regularizer_l2 * float((self.weights * self.weights).sum())
-        if self.bias_regularizer_l1 > 0:
-            loss += self.bias_regularizer_l1 * float(np.abs(self.biases).sum())
-        if self.bias_regularizer_l2 > 0:
-            loss += self.bias_regularizer_l2 * float((self.biases * self.biases).sum())
-        return loss
+        return penalty_loss(self)
 
     def expected_input_shape(self) -> tuple[int, ...]:
         return (self.n_inputs,)
@@ -186,9 +156,7 @@ class Dense(Layer):
             config["init"] = self.init
         elif self.weight_scale != 0.01:
             config["weight_scale"] = self.weight_scale
-        for name in _PENALTIES:
-            if getattr(self, name):
-                config[name] = getattr(self, name)
+        config.update(penalty_config(self))
         if self.dtype != np.float32:
             config["dtype"] = self.dtype.name
         return config
@@ -268,8 +236,3 @@ def _sum_into(gradient: Array, dvalues: Array) -> Array:
     if gradient.shape == (1, dvalues.shape[1]) and gradient.dtype == dvalues.dtype:
         return np.add.reduce(dvalues, axis=0, keepdims=True, out=gradient)   # np.sum adds ~1 us
     return dvalues.sum(axis=0, keepdims=True)
-
-
-def _sign(values: Array) -> Array:
-    """The book's L1 derivative: +1 where values >= 0, else -1."""
-    return np.where(values >= 0, 1, -1).astype(values.dtype)
