@@ -4,9 +4,10 @@
 
 Part 1: cProfile of ``Model.fit(epochs=1)``, functions by own time.
 Part 2: the same step taken apart: the model's own layers, loss and optimizer, called one
-piece at a time with a clock around each (Dense.backward split into its three products),
-so each line is the cost of one piece of library code over an epoch. Summed, it is compared
-with the whole fit epoch and with the matmul floor.
+piece at a time with a clock around each, as fit takes them (the optimizer's flat-buffer
+step, the divergence backup every 8 steps), so each line is the cost of one piece of
+library code over an epoch. Summed, it is compared with the whole fit epoch and with the
+matmul floor.
 """
 
 from __future__ import annotations
@@ -34,19 +35,26 @@ BATCH = 128
 
 
 def broken_down_epoch(model, X, y, rng, clock):
-    """One epoch of the fit loop with the model's own objects, each piece timed."""
+    """One epoch of the fit loop (scratchnn.training._Run._epoch) with the model's own
+    objects, each piece timed: the same calls in the same order, a clock around each."""
     n = len(X)
     order = rng.permutation(n)
     X_batch = np.empty((BATCH, X.shape[1]), X.dtype)
     y_batch = np.empty(BATCH, y.dtype)
-    dense = [layer for layer in model.layers if hasattr(layer, "weights")]
+    storage = model.parameter_storage()
     opt = model.optimizer
-    for start in range(0, n, BATCH):
+    live = [*storage.parameters.values(),
+            *(a for per_dtype in opt.flat_slots(storage).values() for a in per_dtype.values())]
+    saved = [a.copy() for a in live]
+    loss, accuracy = model.loss, model.accuracy
+    loss.new_pass()
+    accuracy.new_pass()
+    for step, start in enumerate(range(0, n, BATCH)):
         stop = min(start + BATCH, n)
         idx = order[start:stop]
         t = time.perf_counter()
-        xb = np.take(X, idx, axis=0, out=X_batch[: stop - start])
-        yb = np.take(y, idx, axis=0, out=y_batch[: stop - start])
+        xb = np.take(X, idx, axis=0, out=X_batch[: stop - start], mode="clip")
+        yb = np.take(y, idx, axis=0, out=y_batch[: stop - start], mode="clip")
         clock["gather batch (np.take)"] += time.perf_counter() - t
         out = xb
         for layer in model.layers:
@@ -54,45 +62,34 @@ def broken_down_epoch(model, X, y, rng, clock):
             out = layer.forward(out, training=True)
             clock[f"forward {type(layer).__name__}{_shape(layer)}"] += time.perf_counter() - t
         t = time.perf_counter()
-        model.loss.calculate(out, yb)
-        clock["loss value (clip, log, mean)"] += time.perf_counter() - t
+        float(loss.calculate(out, yb))
+        clock["loss value"] += time.perf_counter() - t
+        layers = model.layers
         t = time.perf_counter()
-        dvalues = out.copy()
-        dvalues[np.arange(len(out)), yb] -= 1
-        dvalues /= len(out)
-        clock["fused softmax-CE gradient"] += time.perf_counter() - t
-        for layer in reversed(model.layers[:-1]):
-            name = f"{type(layer).__name__}{_shape(layer)}"
-            if hasattr(layer, "weights"):
-                t = time.perf_counter()
-                layer.dweights = layer.inputs.T @ dvalues
-                clock[f"backward {name} dweights"] += time.perf_counter() - t
-                t = time.perf_counter()
-                layer.dbiases = dvalues.sum(axis=0, keepdims=True)
-                clock[f"backward {name} dbiases"] += time.perf_counter() - t
-                if getattr(layer, "needs_dinputs", True):
-                    t = time.perf_counter()
-                    layer.dinputs = dvalues @ layer.weights.T
-                    clock[f"backward {name} dinputs"] += time.perf_counter() - t
-                dvalues = layer.dinputs
-            else:
-                t = time.perf_counter()
-                dvalues = layer.backward(dvalues)
-                clock[f"backward {name}"] += time.perf_counter() - t
+        dvalues = layers[-1].backward_from_loss(loss, yb)
+        if dvalues is None:
+            dvalues = loss.backward(out, yb)
+        else:
+            layers[-1].dinputs = dvalues
+            layers = layers[:-1]
+        clock["loss gradient"] += time.perf_counter() - t
+        for layer in reversed(layers):
+            t = time.perf_counter()
+            dvalues = layer.backward(dvalues)
+            clock[f"backward {type(layer).__name__}{_shape(layer)}"] += time.perf_counter() - t
         t = time.perf_counter()
-        for layer in dense:
-            for param in layer.parameters():
-                param.copy()
-        clock["divergence backup copy of parameters"] += time.perf_counter() - t
+        accuracy.calculate(model.layers[-1].predictions(out), yb)
+        clock["accuracy"] += time.perf_counter() - t
+        t = time.perf_counter()
+        if step % 8 == 0:          # training._Backup.EVERY
+            for to, frm in zip(saved, live, strict=True):
+                np.copyto(to, frm)
+        clock["divergence backup (every 8 steps)"] += time.perf_counter() - t
         t = time.perf_counter()
         opt.pre_update_params()
-        for layer in dense:
-            opt.update_params(layer)
+        opt.update_storage(storage)
         opt.post_update_params()
-        clock["Adam update (3 layers)"] += time.perf_counter() - t
-        t = time.perf_counter()
-        model.accuracy.calculate(model.layers[-1].predictions(out), yb)
-        clock["accuracy (argmax, compare)"] += time.perf_counter() - t
+        clock[f"{type(opt).__name__} update (flat buffers)"] += time.perf_counter() - t
 
 
 def _shape(layer):

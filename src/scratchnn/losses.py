@@ -67,8 +67,12 @@ class Loss:
     ) -> Any:
         """Mean loss over the batch (and, on request, ``(data_loss, regularization_loss)``)."""
         sample_losses = self.forward(output, y)
-        data_loss = float(np.mean(sample_losses))
-        self.accumulated_sum += float(np.sum(sample_losses))
+        # One reduction for both: np.mean is this sum divided by the count in the array's
+        # dtype (np.add.reduce, then a division in float32 for float32), the same number.
+        total = np.add.reduce(sample_losses, axis=None)
+        data_loss = (float(total / sample_losses.size) if sample_losses.size
+                     else float(np.mean(sample_losses)))
+        self.accumulated_sum += float(total)
         self.accumulated_count += len(sample_losses)
         if not include_regularization:
             return data_loss
@@ -230,10 +234,12 @@ class CategoricalCrossentropy(Loss):
     def forward(self, y_pred: Array, y_true: Array) -> Array:
         y_pred = _check_predictions(y_pred)
         y_true = _check_classes(y_true, y_pred)
-        clipped = np.clip(y_pred, EPSILON, 1 - EPSILON)
         if y_true.ndim == 1:
-            correct = clipped[np.arange(len(clipped)), y_true]
+            # The true class's probability first, then the clip: the same numbers as
+            # clipping every probability, for one value per sample instead of all of them.
+            correct = np.clip(y_pred[np.arange(len(y_pred)), y_true], EPSILON, 1 - EPSILON)
         else:
+            clipped = np.clip(y_pred, EPSILON, 1 - EPSILON)
             correct = np.sum(clipped * _targets_like(y_true, clipped), axis=1)
             # A valid one-hot row gives correct >= EPSILON already; a row of zeros (or
             # negative targets) would give log(0) or log(<0), so it is floored too.
