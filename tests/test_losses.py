@@ -257,3 +257,23 @@ def test_huber_delta_is_checked_and_its_config_round_trips():
     assert lookup("loss", "Huber") is Huber
     rebuilt = build_entry("loss", describe_entry("loss", loss))
     assert isinstance(rebuilt, Huber) and rebuilt.delta == 0.5
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n", [1, 7, 128])
+def test_categorical_crossentropy_is_the_books_formula_to_the_last_bit(dtype, n):
+    # The loss clips only the true class's probability and reduces once; the book clips
+    # every probability, picks, and takes np.mean: the numbers must be the same.
+    rng = np.random.default_rng(n)
+    y_pred = rng.dirichlet(np.full(10, 0.3), size=n).astype(dtype)
+    y_true = rng.integers(0, 10, size=n)
+    y_pred[0, y_true[0]] = 0.0                    # clipped up to 1e-7
+    if n > 1:
+        y_pred[1, y_true[1]] = 1.0                # clipped down to 1 - 1e-7
+    clipped = np.clip(y_pred, 1e-7, 1 - 1e-7)
+    book_losses = -np.log(clipped[range(n), y_true])
+    loss = CategoricalCrossentropy()
+    np.testing.assert_array_equal(loss.forward(y_pred, y_true), book_losses)
+    assert loss.calculate(y_pred, y_true) == float(np.mean(book_losses))
+    assert loss.accumulated_sum == float(np.sum(book_losses))
+    assert loss.accumulated_count == n
