@@ -6,6 +6,7 @@ Inputs are batches shaped ``(n_samples, n_features)``; ``Dense(n_inputs, n_neuro
 """
 
 import importlib
+import os
 from typing import Any
 
 from . import schedules as schedules
@@ -103,12 +104,23 @@ __all__ = [
     "gradcheck",
     "register_layer",
     "seed",
+    "to_onnx",
 ]
 
 # Submodules reached as attributes (``snn.datasets.spiral_data``) but imported on first use:
 # ``plot`` needs matplotlib and ``images`` Pillow (optional extras), and ``import scratchnn``
 # stays as cheap as NumPy and tqdm allow.
 _LAZY_SUBMODULES = ("book", "cli", "datasets", "images", "io", "plot")
+
+
+def to_onnx(model: Model, path: "str | os.PathLike[str]") -> None:
+    """Write ``model`` to ``path`` as an ONNX file (see :mod:`scratchnn.onnx`).
+
+    Imports onnx only when called: ``pip install "scratchnn[onnx]"``.
+    """
+    from .onnx import to_onnx as export
+
+    export(model, path)
 
 
 def __getattr__(name: str) -> Any:
