@@ -129,7 +129,7 @@ def test_every_subcommand_refuses_abbreviations():
     parser = build_parser()
     [commands] = [action for action in parser._actions
                   if isinstance(action, argparse._SubParsersAction)]
-    assert set(commands.choices) == {"train", "evaluate", "predict"}
+    assert set(commands.choices) == {"train", "evaluate", "predict", "export"}
     assert parser.allow_abbrev is False
     for name, subparser in commands.choices.items():
         assert subparser.allow_abbrev is False, name
@@ -480,3 +480,47 @@ def test_adamw_with_a_cosine_schedule_from_the_command_line(tmp_path, data_dir):
 def test_decay_and_schedule_together_are_refused(capsys):
     assert main(["train", "--schedule", "step", "--decay", "0.1"]) == 1
     assert "--decay and --schedule" in capsys.readouterr().err
+
+
+def test_export_writes_an_onnx_file_onnxruntime_runs(tmp_path, capsys):
+    ort = pytest.importorskip("onnxruntime")
+    from scratchnn import load_model
+
+    model_path, onnx_path = tmp_path / "spiral.snn", tmp_path / "spiral.onnx"
+    assert main(["train", "--epochs", "3", "--samples", "30", "--verbose", "0",
+                 "--out", str(model_path)]) == 0
+    assert main(["export", str(model_path), str(onnx_path)]) == 0
+    assert "wrote" in capsys.readouterr().out
+    model = load_model(model_path)
+    X = np.random.default_rng(0).normal(size=(5, 2)).astype(model.dtype)
+    session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    got = session.run(["output"], {"input": X})[0]
+    np.testing.assert_allclose(got, model.predict(X), atol=1e-5, rtol=0)
+
+
+def test_export_errors_are_one_line(tmp_path, capsys):
+    pytest.importorskip("onnx")
+    missing = tmp_path / "missing.snn"
+    assert main(["export", str(missing), str(tmp_path / "m.onnx")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("scratchnn: error: no model file") and err.count("\n") == 1
+    garbage = tmp_path / "garbage.snn"
+    garbage.write_bytes(b"not a model")
+    assert main(["export", str(garbage), str(tmp_path / "m.onnx")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("scratchnn: error:") and err.count("\n") == 1
+    assert not (tmp_path / "m.onnx").exists()
+    model_path = tmp_path / "ok.snn"
+    assert main(["train", "--epochs", "2", "--samples", "30", "--verbose", "0",
+                 "--out", str(model_path)]) == 0
+    capsys.readouterr()
+    unwritable = tmp_path / "no-such-folder" / "m.onnx"
+    assert main(["export", str(model_path), str(unwritable)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("scratchnn: error:") and err.count("\n") == 1
+
+
+def test_export_without_onnx_names_the_extra(tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "scratchnn.onnx", None)
+    assert main(["export", str(tmp_path / "m.snn"), str(tmp_path / "m.onnx")]) == 1
+    assert 'pip install "scratchnn[onnx]"' in capsys.readouterr().err

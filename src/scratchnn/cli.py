@@ -5,6 +5,7 @@
     scratchnn train --dataset fashion-mnist --model cnn --out cnn.snn
     scratchnn evaluate fashion.snn
     scratchnn predict fashion.snn shirt.jpg
+    scratchnn export fashion.snn fashion.onnx  # needs scratchnn[onnx]
 
 Also ``python -m scratchnn ...``. Errors while running are printed as one line on stderr (exit
 status 1); invalid options get argparse's usage text (exit status 2).
@@ -225,6 +226,11 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("images", metavar="IMAGE", nargs="+")
     predict.add_argument("--invert", choices=("auto", "yes", "no"), default="auto",
                          help="invert dark-on-light pictures (auto decides per picture)")
+
+    export = commands.add_parser("export", help="write a saved model as an ONNX file "
+                                 '(needs pip install "scratchnn[onnx]")', allow_abbrev=False)
+    export.add_argument("model", metavar="MODEL")
+    export.add_argument("output", metavar="OUTPUT", help="the ONNX file to write")
     return parser
 
 
@@ -541,6 +547,21 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _export(args: argparse.Namespace) -> int:
+    # onnx first: a missing extra is said before the model file is read.
+    try:
+        from .onnx import to_onnx
+    except ImportError:
+        raise ImportError(
+            'exporting to ONNX needs the onnx package: pip install "scratchnn[onnx]"'
+        ) from None
+    model = _load_model_file(args.model, f"scratchnn train --out {args.model}")
+    model.finalize()
+    to_onnx(model, args.output)
+    print(f"wrote {args.output} (ONNX: input \"input\", output \"output\")")
+    return 0
+
+
 def _predict(args: argparse.Namespace) -> int:
     from .datasets import FASHION_MNIST_CLASSES
     from .images import predict_image
@@ -598,7 +619,8 @@ class _EveryNEpochs(Callback):
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``scratchnn`` console script."""
     args = build_parser().parse_args(argv)
-    handler = {"train": _train, "evaluate": _evaluate, "predict": _predict}[args.command]
+    handler = {"train": _train, "evaluate": _evaluate, "predict": _predict,
+               "export": _export}[args.command]
     try:
         return handler(args)
     except KeyboardInterrupt:
