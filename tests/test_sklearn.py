@@ -21,3 +21,30 @@ def test_regressor_warns_convergence() -> None:
     X = np.random.default_rng(0).normal(size=(40, 3))
     with pytest.warns(ConvergenceWarning):
         NeuralNetRegressor((4,), max_iter=2, random_state=0).fit(X, X[:, :2])
+
+
+def test_import_scratchnn_does_not_import_sklearn() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, scratchnn; assert 'sklearn' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_pickle_round_trip_and_clone() -> None:
+    import pickle
+
+    from sklearn.base import clone
+
+    X, y = load_iris(return_X_y=True)
+    model = NeuralNetClassifier((8,), max_iter=3, random_state=0).fit(X, y)
+    again = pickle.loads(pickle.dumps(model))
+    np.testing.assert_array_equal(model.predict(X), again.predict(X))
+    assert clone(model).get_params() == model.get_params()
+
+
+def test_bad_activation_names_the_parameter() -> None:
+    X, y = load_iris(return_X_y=True)
+    with pytest.raises(ValueError, match="activation"):
+        NeuralNetClassifier(activation="nope").fit(X, y)
