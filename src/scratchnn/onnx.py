@@ -189,24 +189,24 @@ def _simple(op: str, **attributes: Any) -> Rule:
 
 
 _RULES.update({
-    Dense: _dense,  # type: ignore[dict-item]
+    Dense: _dense,
     Conv2D: _conv,
     Conv1D: _conv,
     MaxPool2D: _pool("MaxPool", 2),
     MaxPool1D: _pool("MaxPool", 1),
     AvgPool2D: _pool("AveragePool", 2),
-    BatchNorm: _batchnorm,  # type: ignore[dict-item]
-    Flatten: _flatten,  # type: ignore[dict-item]
+    BatchNorm: _batchnorm,
+    Flatten: _flatten,
     Dropout: _identity,
     act.ReLU: _simple("Relu"),
     act.Sigmoid: _simple("Sigmoid"),
     act.Tanh: _simple("Tanh"),
     act.Softmax: _simple("Softmax", axis=1),
     act.Linear: _linear,
-    act.LeakyReLU: _leaky,  # type: ignore[dict-item]
-    act.ELU: _elu,  # type: ignore[dict-item]
-    act.SiLU: _silu,  # type: ignore[dict-item]
-    act.GELU: _gelu,  # type: ignore[dict-item]
+    act.LeakyReLU: _leaky,
+    act.ELU: _elu,
+    act.SiLU: _silu,
+    act.GELU: _gelu,
 })
 
 
