@@ -35,6 +35,11 @@ _OPTIMIZERS = {"adam": optimizers.Adam, "sgd": optimizers.SGD, "adagrad": optimi
 
 
 class _BaseNeuralNet(BaseEstimator):
+    best_loss_: float
+    _no_improvement: int
+    n_iter_: int
+    model_: Model
+
     def __init__(self, hidden_layer_sizes: tuple[int, ...] = (100,), activation: str = "relu",
                  *, optimizer: str = "adam", alpha: float = 1e-4, batch_size: int | str = "auto",
                  learning_rate_init: float = 1e-3, max_iter: int = 200,
@@ -108,12 +113,12 @@ class _BaseNeuralNet(BaseEstimator):
             self.model_ = self._build(X.shape[1], n_out, batch, head, loss)
             self.loss_curve_: list[float] = []
             self.n_iter_ = 0
-            self.best_loss_ = np.inf
+            self.best_loss_ = float(np.inf)
         self._no_improvement = 0
         if partial:
-            self.model_.fit(X, y, epochs=1, verbose=0, shuffle=self.shuffle,
-                            batch_size=min(200, len(X)))
-            self.loss_curve_.append(float(self.model_.history.history["loss"][-1]))
+            history = self.model_.fit(X, y, epochs=1, verbose=0, shuffle=self.shuffle,
+                                      batch_size=min(200, len(X)))
+            self.loss_curve_.append(float(history.history["loss"][-1]))
             self.n_iter_ += 1
         else:
             self._train(X, y, self.max_iter)
