@@ -17,9 +17,12 @@ ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "docs" / "notebooks").glob("*.ipynb"))
 PYODIDE_KERNEL = "@jupyterlite/pyodide-kernel-extension:kernel"
 
-pytest.importorskip("jupyterlite_core")
-pytest.importorskip("jupyterlite_pyodide_kernel")
-pytest.importorskip("jupyter_server")   # jupyterlite-core indexes the contents with it
+# Dev dependencies, imported (not importorskip'd) so that a missing one fails, not skips:
+# jupyterlite-core builds the site, the Pyodide kernel's addon indexes the wheel, and
+# jupyter_server is what jupyterlite-core indexes the notebooks (--contents) with.
+import jupyter_server  # noqa: E402, F401
+import jupyterlite_core  # noqa: E402, F401
+import jupyterlite_pyodide_kernel  # noqa: E402, F401
 
 
 @pytest.fixture(scope="module")
