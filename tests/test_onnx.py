@@ -145,3 +145,14 @@ def test_import_scratchnn_does_not_import_onnx():
 
     code = "import scratchnn, sys; assert 'onnx' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_float64_model_gives_a_float64_graph(tmp_path):
+    model = _finalized(snn.Dense(3, 4, rng=0, dtype=np.float64), snn.Tanh(),
+                       snn.Dense(4, 2, rng=1, dtype=np.float64))
+    X = np.random.default_rng(3).normal(size=(7, 3))
+    path = tmp_path / "f64.onnx"
+    snn.to_onnx(model, path)
+    got = _run(path, X)
+    assert got.dtype == np.float64
+    np.testing.assert_allclose(got, model.predict(X), atol=1e-12, rtol=0)
