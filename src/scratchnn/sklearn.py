@@ -16,6 +16,7 @@ import numpy as np
 try:
     from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
     from sklearn.exceptions import ConvergenceWarning
+    from sklearn.utils.multiclass import check_classification_targets
     from sklearn.utils.validation import check_is_fitted, validate_data
 except ImportError as error:  # pragma: no cover - depends on the environment
     raise ImportError(
@@ -129,6 +130,7 @@ class NeuralNetClassifier(ClassifierMixin, _BaseNeuralNet):
 
     def fit(self, X: Any, y: Any) -> NeuralNetClassifier:
         X, y = validate_data(self, X, y)
+        check_classification_targets(y)
         self.classes_, codes = np.unique(y, return_inverse=True)
         self._fit(X, codes, len(self.classes_), activations.Softmax(),
                   losses.CategoricalCrossentropy(), partial=False)
@@ -151,6 +153,7 @@ class NeuralNetClassifier(ClassifierMixin, _BaseNeuralNet):
         return proba / proba.sum(axis=1, keepdims=True)
 
     def predict(self, X: Any) -> np.ndarray:
+        check_is_fitted(self)
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
 
 
