@@ -4,15 +4,13 @@ import os
 import sys
 
 import numpy as np
+import onnx  # a dev dependency: imported, not importorskip'd, so that a missing one fails
+import onnxruntime as ort
 import pytest
 
 import scratchnn as snn
-
-onnx = pytest.importorskip("onnx")
-ort = pytest.importorskip("onnxruntime")
-
-from scratchnn import onnx as export  # noqa: E402
-from scratchnn.registry import _REGISTRIES  # noqa: E402
+from scratchnn import onnx as export
+from scratchnn.registry import _REGISTRIES
 
 ACTIVATIONS = [snn.ReLU(), snn.LeakyReLU(0.2), snn.Sigmoid(), snn.Tanh(), snn.Softmax(),
                snn.Linear(), snn.ELU(0.7), snn.GELU(), snn.GELU("tanh"), snn.SiLU()]
@@ -95,7 +93,18 @@ def test_opset_and_ir(tmp_path):
     assert dim.dim_param == "batch"
 
 
-def test_custom_layer_refused(tmp_path):
+@pytest.fixture
+def forget_registrations():
+    """The layer registry and the export rules are global: what a test adds is removed."""
+    layers, rules = dict(_REGISTRIES["layers"]), dict(export._RULES)
+    yield
+    _REGISTRIES["layers"].clear()
+    _REGISTRIES["layers"].update(layers)
+    export._RULES.clear()
+    export._RULES.update(rules)
+
+
+def test_custom_layer_refused(tmp_path, forget_registrations):
     @snn.register_layer
     class Doubler(snn.Layer):
         def forward(self, inputs, training=False):
