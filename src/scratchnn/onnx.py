@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from . import activations as act
+from ._files import atomic_write
 from .layers import (
     AvgPool2D,
     BatchNorm,
@@ -46,6 +47,7 @@ OPSET = 17
 IR_VERSION = 8
 
 INPUT_NAME = "input"
+_TEMP_SUFFIX = ".onnx-tmp"   # the temporary file beside the target while it is written
 OUTPUT_NAME = "output"
 
 
@@ -93,7 +95,7 @@ def register_onnx_rule(cls: type) -> Callable[[Rule], Rule]:
     >>> @register_onnx_rule(snn.Linear)
     ... def _identity(layer, builder, x):
     ...     return builder.node("Identity", [x])
-    >>> _ = register_onnx_rule(snn.Linear)(_linear)   # put the built-in rule back
+    >>> _ = register_onnx_rule(snn.Linear)(_identity)   # put the built-in rule back
     """
 
     def decorator(rule: Rule) -> Rule:
@@ -149,10 +151,7 @@ def _flatten(layer: Flatten, b: GraphBuilder, x: str) -> str:
 
 
 def _identity(layer: Layer, b: GraphBuilder, x: str) -> str:
-    return x
-
-
-def _linear(layer: Layer, b: GraphBuilder, x: str) -> str:
+    """Dropout at inference and Linear: no node, the input goes on."""
     return x
 
 
@@ -202,7 +201,7 @@ _RULES.update({
     act.Sigmoid: _simple("Sigmoid"),
     act.Tanh: _simple("Tanh"),
     act.Softmax: _simple("Softmax", axis=1),
-    act.Linear: _linear,
+    act.Linear: _identity,
     act.LeakyReLU: _leaky,
     act.ELU: _elu,
     act.SiLU: _silu,
@@ -218,20 +217,21 @@ def build_model(model: Any) -> onnx.ModelProto:
         raise ValueError("cannot export an empty model: add layers first")
     if not model.finalized:
         raise ValueError("cannot export a model that is not finalized: call model.finalize()")
+    rules = []
     for index, layer in enumerate(model.layers):
-        if rule_for(type(layer)) is None:
+        rule = rule_for(type(layer))
+        if rule is None:
             raise ValueError(
                 f"layer {index} ({type(layer).__name__}) has no ONNX export rule; register one "
                 "with scratchnn.onnx.register_onnx_rule"
             )
+        rules.append(rule)
     dtype = np.dtype(model.dtype)
     elem = {np.dtype(np.float32): TensorProto.FLOAT,
             np.dtype(np.float64): TensorProto.DOUBLE}[dtype]
     builder = GraphBuilder(dtype)
     x = INPUT_NAME
-    for layer in model.layers:
-        rule = rule_for(type(layer))
-        assert rule is not None
+    for layer, rule in zip(model.layers, rules, strict=True):
         x = rule(layer, builder, x)
     builder.nodes.append(helper.make_node("Identity", [x], [OUTPUT_NAME], name="output"))
     sample = model.layers[0].expected_input_shape() or getattr(model, "sample_shape", None)
@@ -270,16 +270,7 @@ def _assemble(builder: GraphBuilder, input_info: onnx.ValueInfoProto,
 
 
 def to_onnx(model: Any, path: str | os.PathLike[str]) -> None:
-    """Write ``model`` to ``path`` as ONNX, atomically (a temporary file, then os.replace)."""
+    """Write ``model`` to ``path`` as ONNX, atomically (as model files are written:
+    :func:`scratchnn._files.atomic_write`, a temporary file renamed over ``path``)."""
     data = build_model(model).SerializeToString()
-    target = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(target))
-    handle, temporary = tempfile.mkstemp(dir=folder, prefix=".scratchnn-", suffix=".onnx")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            file.write(data)
-        os.replace(temporary, target)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-        raise
+    atomic_write(Path(os.fspath(path)), [data], _TEMP_SUFFIX, action="export to")

@@ -107,10 +107,15 @@ class _BaseNeuralNet(BaseEstimator):
     def _score(self, X: Any, y: Any) -> float:
         raise NotImplementedError
 
+    def _stratify(self, y: Any) -> Any:
+        """What the validation split is stratified by (None: not stratified)."""
+        return None
+
     def _split(self, X: Any, y: Any, rng: np.random.Generator) -> tuple[Any, Any, Any, Any]:
         seed = int(rng.integers(2**31))
         X_train, X_val, y_train, y_val = train_test_split(
-            X, y, test_size=self.validation_fraction, random_state=seed)
+            X, y, test_size=self.validation_fraction, random_state=seed,
+            stratify=self._stratify(y))
         return X_train, y_train, X_val, y_val
 
     # -- building and training -------------------------------------------------------------
@@ -163,15 +168,13 @@ class _BaseNeuralNet(BaseEstimator):
             self.loss_curve_ = []
             self.n_iter_ = 0
             self.best_loss_ = float(np.inf)
-            self.validation_scores_ = [] if early else None
-            self.best_validation_score_ = -float(np.inf) if early else None
+        if not early:
+            self.validation_scores_ = self.best_validation_score_ = None
+        elif not getattr(self, "validation_scores_", None):
+            self.validation_scores_, self.best_validation_score_ = [], -float(np.inf)
         if partial:
             self._epoch(X, y, batch)
             return
-        if early and not self.validation_scores_:
-            self.validation_scores_, self.best_validation_score_ = [], -float(np.inf)
-        if not early:
-            self.validation_scores_ = self.best_validation_score_ = None
         best_parameters = None
         stale = 0
         for _ in range(self.max_iter):
@@ -228,13 +231,9 @@ class NeuralNetClassifier(ClassifierMixin, _BaseNeuralNet):
         predicted = np.argmax(self.model_.predict(X), axis=1)
         return float(accuracy_score(y, predicted))
 
-    def _split(self, X: Any, y: Any, rng: np.random.Generator) -> tuple[Any, Any, Any, Any]:
-        seed = int(rng.integers(2**31))
+    def _stratify(self, y: Any) -> Any:
         _, counts = np.unique(y, return_counts=True)
-        stratify = y if counts.min() >= 2 else None
-        X_train, X_val, y_train, y_val = train_test_split(
-            X, y, test_size=self.validation_fraction, random_state=seed, stratify=stratify)
-        return X_train, y_train, X_val, y_val
+        return y if counts.min() >= 2 else None      # a class of one sample cannot be split
 
     def fit(self, X: Any, y: Any) -> NeuralNetClassifier:
         """Train on ``X`` (n_samples, n_features) and labels ``y`` of any kind."""
